@@ -1,0 +1,139 @@
+"""Clause traceability: which clauses the docs define, which the tests check, and the
+conformance page written after each run.
+
+A clause is defined on a docs page by a bold id with an anchor, at the start of a list item:
+
+    - **BCAST-1**{ #BCAST-1 } Two shapes broadcast iff ...
+
+A test names the clauses it checks with ``@pytest.mark.spec("BCAST-1", ...)`` (or a module's
+``pytestmark``); they are read from the test sources, so the meta-test needs no collection.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+TESTS = ROOT / "tests"
+
+CLAUSE_ID = r"[A-Z]+-\d+"
+_DEFINITION = re.compile(
+    rf"^\s*[-*]\s+\*\*(?P<id>{CLAUSE_ID})\*\*\{{\s*#(?P=id)\s*\}}\s*(?P<text>.*)$"
+)
+
+
+@dataclass(frozen=True)
+class Clause:
+    id: str
+    page: str  # docs-relative path, e.g. "broadcasting.md"
+    text: str
+
+    @property
+    def prefix(self) -> str:
+        return self.id.rsplit("-", 1)[0]
+
+
+def defined_clauses(docs: Path = DOCS) -> dict[str, Clause]:
+    """Every clause defined on a docs page, in page order; a duplicate id raises."""
+    clauses: dict[str, Clause] = {}
+    for page in sorted(p for p in docs.rglob("*.md") if "_generated" not in p.parts):
+        for line in page.read_text(encoding="utf-8").splitlines():
+            match = _DEFINITION.match(line)
+            if not match:
+                continue
+            clause = Clause(match["id"], page.relative_to(docs).as_posix(), match["text"])
+            if clause.id in clauses:
+                raise ValueError(
+                    f"clause {clause.id} is defined twice: {clauses[clause.id].page}, {clause.page}"
+                )
+            clauses[clause.id] = clause
+    return clauses
+
+
+def _is_spec_marker(func: ast.expr) -> bool:
+    # pytest.mark.spec(...) or mark.spec(...)
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "spec"
+        and isinstance(func.value, ast.Attribute)
+        and func.value.attr == "mark"
+    )
+
+
+def clauses_named_by_tests(tests: Path = TESTS) -> dict[str, list[str]]:
+    """Clause id -> the test files (tests-relative) whose ``spec`` markers name it."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _is_spec_marker(node.func):
+                for arg in node.args:
+                    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                        raise ValueError(f"{path}:{node.lineno}: spec() takes literal clause ids")
+                    files = found.setdefault(arg.value, [])
+                    rel = path.relative_to(tests).as_posix()
+                    if rel not in files:
+                        files.append(rel)
+    return found
+
+
+# --- the conformance page ---------------------------------------------------------------
+
+_DEVICE_COLUMNS = ("cpu", "cuda")
+
+
+def _status(outcomes: Sequence[str]) -> str:
+    if not outcomes:
+        return "not run"
+    if "failed" in outcomes:
+        return f"FAIL {outcomes.count('failed')}/{len(outcomes)}"
+    passed = outcomes.count("passed")
+    if passed:
+        return f"pass {passed}" + (f" (skip {len(outcomes) - passed})" if passed < len(outcomes) else "")
+    return f"skip {len(outcomes)}"
+
+
+def summarize(
+    results: Mapping[tuple[str, str], Sequence[str]], clause_id: str
+) -> dict[str, str]:
+    """Per device column, the status of one clause. Device-free tests count as cpu."""
+    cpu = list(results.get((clause_id, "cpu"), [])) + list(results.get((clause_id, "any"), []))
+    cuda = list(results.get((clause_id, "cuda"), []))
+    has_cuda_tests = (clause_id, "cuda") in results
+    return {"cpu": _status(cpu), "cuda": _status(cuda) if has_cuda_tests else "n/a"}
+
+
+def write_conformance_page(
+    path: Path,
+    results: Mapping[tuple[str, str], Sequence[str]],
+    environment: Mapping[str, str],
+) -> None:
+    """Write the Markdown conformance table (and a JSON twin) for the clauses on the docs."""
+    clauses = defined_clauses()
+    rows = []
+    data = {"environment": dict(environment), "clauses": {}}
+    for clause in clauses.values():
+        status = summarize(results, clause.id)
+        data["clauses"][clause.id] = status
+        page = clause.page
+        rows.append(
+            f"| [{clause.id}]({page}#{clause.id}) | {page[:-3]} | "
+            f"{status['cpu']} | {status['cuda']} |"
+        )
+    env = "\n".join(f"| {k} | {v} |" for k, v in environment.items())
+    text = (
+        "| clause | page | cpu | cuda |\n|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n\n### Environment of this run\n\n| | |\n|---|---|\n"
+        + env
+        + "\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.with_suffix(".json").write_text(json.dumps(data, indent=1), encoding="utf-8")

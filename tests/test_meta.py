@@ -1,0 +1,133 @@
+"""Meta tests: the spec's own invariants. Clauses are traceable both ways, the reference's
+math modules stay independent of torch, the shared strategies generate what they promise,
+and the conformance page is written from a run's results."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+
+from reference.broadcasting import broadcast_shapes
+from tests.clauses import ROOT, defined_clauses, summarize, clauses_named_by_tests, write_conformance_page
+from tests.strategies import broadcastable_shapes, finite_arrays, non_broadcastable_shapes, shapes
+
+pytestmark = pytest.mark.spec()  # meta tests check the spec itself, no clause
+
+# Math modules: the independent oracle (DESIGN principle 1). Workflow modules may use torch.
+MATH_MODULES = (
+    "strides", "broadcasting", "dtypes", "tensor_ops", "autograd", "convolution",
+    "activations", "normalization", "losses", "optim", "schedulers", "transforms",
+)
+
+
+def test_every_clause_on_a_page_has_a_test():
+    untested = sorted(set(defined_clauses()) - set(clauses_named_by_tests()))
+    assert not untested, f"clauses stated on a docs page but checked by no test: {untested}"
+
+
+def test_every_clause_a_test_names_is_on_a_page():
+    defined = defined_clauses()
+    unknown = {c: files for c, files in clauses_named_by_tests().items() if c not in defined}
+    assert not unknown, f"tests name clauses that no docs page defines: {unknown}"
+
+
+def test_clause_ids_are_numbered_from_one_without_gaps():
+    by_prefix: dict[str, list[int]] = {}
+    for clause in defined_clauses().values():
+        by_prefix.setdefault(clause.prefix, []).append(int(clause.id.rsplit("-", 1)[1]))
+    for prefix, numbers in by_prefix.items():
+        assert sorted(numbers) == list(range(1, len(numbers) + 1)), prefix
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_reference_math_modules_never_import_torch():
+    offenders = []
+    for name in MATH_MODULES:
+        for path in [ROOT / "reference" / f"{name}.py", *(ROOT / "reference" / name).glob("*.py")]:
+            if path.exists() and "torch" in _imported_modules(path):
+                offenders.append(path.relative_to(ROOT).as_posix())
+    assert not offenders, f"math modules import torch (DESIGN principle 1): {offenders}"
+
+
+def test_reference_math_modules_import_without_torch_loaded():
+    """Importing every math module in a fresh interpreter does not pull in torch indirectly."""
+    present = [n for n in MATH_MODULES if (ROOT / "reference" / f"{n}.py").exists()]
+    code = (
+        "import sys\n"
+        + "".join(f"import reference.{n}\n" for n in present)
+        + "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+# --- the shared strategies generate what they promise ------------------------------------
+
+
+@given(shapes())
+def test_shapes_strategy_is_within_bounds(shape):
+    assert len(shape) <= 4 and all(0 <= s <= 5 for s in shape)
+
+
+@given(broadcastable_shapes(num_shapes=3))
+def test_broadcastable_shapes_really_broadcast(case):
+    import numpy as np
+
+    input_shapes, result = case
+    assert np.broadcast_shapes(*input_shapes) == result
+
+
+@given(non_broadcastable_shapes())
+def test_non_broadcastable_shapes_really_fail(pair):
+    import numpy as np
+
+    with pytest.raises(ValueError):
+        np.broadcast_shapes(*pair)
+    with pytest.raises(ValueError):
+        broadcast_shapes(*pair)
+
+
+@given(finite_arrays(shapes(max_dims=2), "float32", min_value=-1, max_value=1))
+def test_finite_arrays_are_finite_and_bounded(array):
+    import numpy as np
+
+    assert array.dtype == np.float32 and np.isfinite(array).all()
+    assert ((array >= -1) & (array <= 1)).all()
+
+
+# --- the conformance page ------------------------------------------------------------------
+
+
+def test_conformance_status_aggregates_per_device():
+    results = {
+        ("BCAST-1", "cpu"): ["passed", "passed"],
+        ("BCAST-1", "any"): ["passed"],
+        ("BCAST-1", "cuda"): ["skipped"],
+        ("BCAST-2", "cpu"): ["passed", "failed"],
+    }
+    assert summarize(results, "BCAST-1") == {"cpu": "pass 3", "cuda": "skip 1"}
+    assert summarize(results, "BCAST-2") == {"cpu": "FAIL 1/2", "cuda": "n/a"}
+    assert summarize(results, "BCAST-3") == {"cpu": "not run", "cuda": "n/a"}
+
+
+def test_conformance_page_has_a_row_per_clause(tmp_path):
+    page = tmp_path / "conformance.md"
+    write_conformance_page(page, {("BCAST-1", "cpu"): ["passed"]}, {"torch": "x"})
+    rows = [line for line in page.read_text().splitlines() if line.startswith("| [")]
+    assert len(rows) == len(defined_clauses())
+    assert "| [BCAST-1](broadcasting.md#BCAST-1) | broadcasting | pass 1 | n/a |" in rows
+    assert "| [BCAST-2](broadcasting.md#BCAST-2) | broadcasting | not run | n/a |" in rows
