@@ -23,6 +23,7 @@ DOCS = ROOT / "docs"
 TESTS = ROOT / "tests"
 
 CLAUSE_ID = r"[A-Z]+-\d+"
+_ID = re.compile(CLAUSE_ID)
 _DEFINITION = re.compile(
     rf"^\s*[-*]\s+\*\*(?P<id>{CLAUSE_ID})\*\*\{{\s*#(?P=id)\s*\}}\s*(?P<text>.*)$"
 )
@@ -67,19 +68,35 @@ def _is_spec_marker(func: ast.expr) -> bool:
 
 
 def clauses_named_by_tests(tests: Path = TESTS) -> dict[str, list[str]]:
-    """Clause id -> the test files (tests-relative) whose ``spec`` markers name it."""
+    """Clause id -> the test files (tests-relative) whose ``spec`` markers name it.
+
+    Literal arguments are read directly. A marker built from data, as in
+    ``pytest.param(op, marks=pytest.mark.spec(*clauses))``, names the clause-id literals of
+    its file (strings that are exactly an id, such as ``"ACT-3"``).
+    """
     found: dict[str, list[str]] = {}
     for path in sorted(tests.rglob("test_*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        rel = path.relative_to(tests).as_posix()
+        ids: set[str] = set()
+        dynamic = False
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _is_spec_marker(node.func):
                 for arg in node.args:
-                    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
-                        raise ValueError(f"{path}:{node.lineno}: spec() takes literal clause ids")
-                    files = found.setdefault(arg.value, [])
-                    rel = path.relative_to(tests).as_posix()
-                    if rel not in files:
-                        files.append(rel)
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        ids.add(arg.value)
+                    else:
+                        dynamic = True
+        if dynamic:
+            ids |= {
+                node.value
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and _ID.fullmatch(node.value)
+            }
+        for clause in sorted(ids):
+            found.setdefault(clause, []).append(rel)
     return found
 
 
