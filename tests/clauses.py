@@ -154,3 +154,49 @@ def write_conformance_page(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     path.with_suffix(".json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+# --- the concept map on the home page -----------------------------------------------------
+
+
+def _page_title_and_modules(page: Path) -> tuple[str, list[str]]:
+    text = page.read_text(encoding="utf-8")
+    title = next((ln[2:].strip() for ln in text.splitlines() if ln.startswith("# ")), page.stem)
+    modules = re.findall(r"^::: (reference\.\w+)", text, flags=re.MULTILINE)
+    return title, modules
+
+
+def concept_map_markdown(docs: Path = DOCS) -> str:
+    """One row per concept (clause prefix): its page, clauses, reference modules, test files
+    and the conformance of the last test run, all derived from the pages and the tests."""
+    clauses = defined_clauses(docs)
+    tests = clauses_named_by_tests()
+    conformance_file = docs / "_generated" / "conformance.json"
+    statuses = (
+        json.loads(conformance_file.read_text(encoding="utf-8"))["clauses"]
+        if conformance_file.exists()
+        else {}
+    )
+    by_prefix: dict[str, list[Clause]] = {}
+    for clause in clauses.values():
+        by_prefix.setdefault(clause.prefix, []).append(clause)
+    rows = ["| concept | clauses | reference | tests | last run (cpu) |", "|---|---|---|---|---|"]
+    for prefix, members in by_prefix.items():
+        page = members[0].page
+        title, modules = _page_title_and_modules(docs / page)
+        files = sorted({f for c in members for f in tests.get(c.id, [])})
+        cpu = [statuses.get(c.id, {}).get("cpu", "not run") for c in members]
+        if not statuses:
+            status = "not run yet"
+        else:
+            passed = sum(s.startswith("pass") for s in cpu)
+            failed = sum(s.startswith("FAIL") for s in cpu)
+            status = f"{passed}/{len(members)} pass" + (f", **{failed} FAIL**" if failed else "")
+        rows.append(
+            f"| [{title}]({page}) | {prefix}-1 … {prefix}-{len(members)} | "
+            + ", ".join(f"`{m}`" for m in modules)
+            + " | "
+            + ", ".join(f"`tests/{f}`" for f in files)
+            + f" | [{status}](conformance.md) |"
+        )
+    return "\n".join(rows)
