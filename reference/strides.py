@@ -1,0 +1,580 @@
+"""Storage, strides and views: a tensor is a strided view of a one-dimensional storage.
+
+A tensor is ``(storage, storage_offset, size, stride)``. Element ``(i_0, ..., i_{n-1})`` lives
+at ``storage[offset + sum_d i_d * stride_d]``. View operations compute a new
+``(offset, size, stride)`` over the *same* storage and never copy; copies (``clone``,
+``contiguous`` on a non-contiguous tensor, ``reshape`` when no view exists) get a new storage.
+
+The index math is a handful of free functions (:func:`contiguous_strides`,
+:func:`is_contiguous`, :func:`element_offset`, :func:`view_strides`, :func:`infer_size`);
+:class:`StridedTensor` applies them with torch's method names. NumPy only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+_OVERLAP_MESSAGE = (
+    "unsupported operation: more than one element of the written-to tensor refers to a "
+    "single memory location (a stride-0 dim of size > 1); clone() it first"
+)  # raised by writes that read self (copy_, add_, mul_) on a non-empty tensor
+
+
+def contiguous_strides(shape: Sequence[int]) -> Shape:
+    """Row-major strides: ``stride_d = prod_{k > d} max(size_k, 1)``, the last one 1.
+
+    Sizes of 0 count as 1, as in torch, so an empty tensor still has distinct strides.
+    """
+    strides = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1):
+        strides[d] = strides[d + 1] * max(int(shape[d + 1]), 1)
+    return tuple(strides)
+
+
+def is_contiguous(shape: Sequence[int], strides: Sequence[int]) -> bool:
+    """torch's rule: empty tensors are contiguous; otherwise, skipping size-1 dims, each
+    ``stride_d`` equals the product of the sizes after it."""
+    if math.prod(shape) == 0:
+        return True
+    expected = 1
+    for size, stride in zip(reversed(shape), reversed(strides), strict=True):
+        if size != 1:
+            if stride != expected:
+                return False
+            expected *= size
+    return True
+
+
+def element_offset(index: Sequence[int], strides: Sequence[int], offset: int = 0) -> int:
+    """Storage position of an element: ``offset + sum_d index_d * stride_d``."""
+    if len(index) != len(strides):
+        raise ValueError(f"index {tuple(index)} has {len(index)} entries for {len(strides)} dims")
+    return int(offset + sum(i * s for i, s in zip(index, strides, strict=True)))
+
+
+def infer_size(shape: Sequence[int], numel: int) -> Shape:
+    """Resolve one ``-1`` in ``shape`` so the product equals ``numel`` (torch's ``infer_size``).
+
+    Raises:
+        ValueError: two ``-1``, a size below ``-1``, or a product that cannot equal ``numel``.
+    """
+    shape = tuple(int(s) for s in shape)
+    infer_at = None
+    known = 1
+    for i, size in enumerate(shape):
+        if size == -1:
+            if infer_at is not None:
+                raise ValueError("only one dimension can be inferred")
+            infer_at = i
+        elif size < 0:
+            raise ValueError(f"invalid shape dimension {size} at index {i} of shape {list(shape)}")
+        else:
+            known *= size
+    if infer_at is None:
+        if known == numel:
+            return shape
+    elif known > 0 and numel % known == 0:
+        return shape[:infer_at] + (numel // known,) + shape[infer_at + 1 :]
+    raise ValueError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+
+
+def view_strides(
+    shape: Sequence[int], strides: Sequence[int], new_shape: Sequence[int]
+) -> Shape | None:
+    """Strides that let ``new_shape`` view the same elements, or ``None`` if no view exists.
+
+    torch's rule (``computeStride``): split the old dims into *chunks*, maximal runs where
+    ``stride_d = size_{d+1} * stride_{d+1}`` (size-1 dims join any chunk). A view exists iff
+    ``new_shape`` splits into consecutive groups whose element counts equal the chunks'; the
+    new dims of a chunk get row-major strides scaled by the chunk's innermost stride. New
+    size-1 dims take the stride of the group's running extent. An empty tensor keeps its
+    strides for the same shape and otherwise takes :func:`contiguous_strides`; a 0-d tensor
+    gives all strides 1. ``-1`` in ``new_shape`` is inferred.
+
+    Raises:
+        ValueError: ``new_shape`` does not hold ``prod(shape)`` elements.
+    """
+    shape, strides = tuple(shape), tuple(strides)
+    numel = math.prod(shape)
+    new_shape = infer_size(new_shape, numel)
+    if not shape:
+        return (1,) * len(new_shape)
+    if numel == 0:
+        return strides if new_shape == shape else contiguous_strides(new_shape)
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base = strides[-1]
+    chunk_numel = view_numel = 1
+    for d in range(len(shape) - 1, -1, -1):
+        chunk_numel *= shape[d]
+        chunk_ends = d == 0 or (shape[d - 1] != 1 and strides[d - 1] != chunk_numel * chunk_base)
+        if not chunk_ends:
+            continue
+        while view_d >= 0 and (view_numel < chunk_numel or new_shape[view_d] == 1):
+            new_strides[view_d] = view_numel * chunk_base
+            view_numel *= new_shape[view_d]
+            view_d -= 1
+        if view_numel != chunk_numel:
+            return None
+        if d > 0:
+            chunk_base, chunk_numel, view_numel = strides[d - 1], 1, 1
+    return tuple(new_strides) if view_d == -1 else None
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    """A dim in ``[-ndim, ndim)`` as a non-negative index; a 0-d tensor accepts 0 and -1."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim % n
+
+
+def _sizes_arg(sizes: tuple[Any, ...]) -> Shape:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the sizes ``(2, 3)``."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    return tuple(int(s) for s in sizes)
+
+
+class StridedTensor:
+    """A view ``(storage, shape, strides, offset)`` of a 1-D NumPy ``storage``.
+
+    Methods keep torch's names. Views return a ``StridedTensor`` over the same ``storage``
+    object, so two tensors share memory iff ``a.storage is b.storage``.
+    """
+
+    def __init__(
+        self,
+        storage: np.ndarray,
+        shape: Sequence[int],
+        strides: Sequence[int],
+        offset: int = 0,
+    ) -> None:
+        shape, strides = tuple(int(s) for s in shape), tuple(int(s) for s in strides)
+        if storage.ndim != 1:
+            raise ValueError(f"storage must be 1-D, got {storage.ndim} dims")
+        if len(shape) != len(strides):
+            raise ValueError(f"shape {shape} and strides {strides} differ in length")
+        if any(s < 0 for s in shape):
+            raise ValueError(f"Trying to create tensor with negative dimension: {list(shape)}")
+        if any(s < 0 for s in strides) or offset < 0:
+            raise ValueError(f"negative strides {strides} or offset {offset} are not supported")
+        if math.prod(shape) > 0:
+            needed = offset + 1 + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))
+            if needed > storage.size:
+                raise ValueError(
+                    f"sizes {list(shape)}, strides {list(strides)} and storage offset {offset} "
+                    f"need a storage of {needed} elements, out of bounds for size {storage.size}"
+                )
+        self.storage = storage
+        self._shape, self._strides, self._offset = shape, strides, int(offset)
+
+    # --- shape and layout ------------------------------------------------------------
+    @property
+    def shape(self) -> Shape:
+        """The sizes, as in ``torch.Tensor.shape``."""
+        return self._shape
+
+    @property
+    def ndim(self) -> int:
+        """Number of dims."""
+        return len(self._shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The storage's dtype."""
+        return self.storage.dtype
+
+    def size(self, dim: int | None = None) -> Shape | int:
+        """The sizes, or one size."""
+        return self._shape if dim is None else self._shape[_wrap_dim(dim, self.ndim)]
+
+    def stride(self, dim: int | None = None) -> Shape | int:
+        """The strides (in elements), or one stride."""
+        return self._strides if dim is None else self._strides[_wrap_dim(dim, self.ndim)]
+
+    def storage_offset(self) -> int:
+        """Position in the storage of the element at index ``(0, ..., 0)``."""
+        return self._offset
+
+    def dim(self) -> int:
+        """Number of dims."""
+        return self.ndim
+
+    def numel(self) -> int:
+        """Number of elements, ``prod(size)`` (1 for a 0-d tensor)."""
+        return math.prod(self._shape)
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def is_contiguous(self) -> bool:
+        """See :func:`is_contiguous`."""
+        return is_contiguous(self._shape, self._strides)
+
+    def __repr__(self) -> str:
+        return (
+            f"StridedTensor(size={self._shape}, stride={self._strides}, "
+            f"storage_offset={self._offset}, values={self.tolist()})"
+        )
+
+    # --- values ------------------------------------------------------------------------
+    def _addresses(self) -> np.ndarray:
+        """Storage position of every element: ``offset + sum_d arange(size_d) * stride_d``."""
+        addresses = np.full(self._shape, self._offset, dtype=np.int64)
+        for d, (size, stride) in enumerate(zip(self._shape, self._strides, strict=True)):
+            axis_shape = [1] * self.ndim
+            axis_shape[d] = size
+            addresses = addresses + (np.arange(size, dtype=np.int64) * stride).reshape(axis_shape)
+        return addresses
+
+    def numpy(self) -> np.ndarray:
+        """The values, gathered from the storage into a new array of shape ``size()``."""
+        return np.array(self.storage[self._addresses()], dtype=self.dtype)
+
+    def tolist(self) -> Any:
+        """The values as (nested) Python lists, or a number for a 0-d tensor."""
+        return self.numpy().tolist()
+
+    # --- views -------------------------------------------------------------------------
+    def _alias(self, shape: Sequence[int], strides: Sequence[int], offset: int) -> StridedTensor:
+        return StridedTensor(self.storage, shape, strides, offset)
+
+    def view(self, *shape: int | Sequence[int]) -> StridedTensor:
+        """Same storage, new shape, strides from :func:`view_strides`.
+
+        Raises:
+            ValueError: the sizes don't hold ``numel()`` elements, or no strides fit.
+        """
+        new_shape = infer_size(_sizes_arg(shape), self.numel())
+        strides = view_strides(self._shape, self._strides, new_shape)
+        if strides is None:
+            raise ValueError(
+                f"view size {list(new_shape)} is not compatible with input tensor's size "
+                f"{list(self._shape)} and stride {list(self._strides)} (at least one dimension "
+                "spans across two contiguous subspaces). Use .reshape(...) instead."
+            )
+        return self._alias(new_shape, strides, self._offset)
+
+    def reshape(self, *shape: int | Sequence[int]) -> StridedTensor:
+        """``view`` when :func:`view_strides` finds strides, else a contiguous copy."""
+        new_shape = infer_size(_sizes_arg(shape), self.numel())
+        strides = view_strides(self._shape, self._strides, new_shape)
+        if strides is None:
+            return self.clone().view(new_shape)
+        return self._alias(new_shape, strides, self._offset)
+
+    def transpose(self, dim0: int, dim1: int) -> StridedTensor:
+        """Swap the sizes and strides of two dims."""
+        d0, d1 = _wrap_dim(dim0, self.ndim), _wrap_dim(dim1, self.ndim)
+        shape, strides = list(self._shape), list(self._strides)
+        if self.ndim:
+            shape[d0], shape[d1] = shape[d1], shape[d0]
+            strides[d0], strides[d1] = strides[d1], strides[d0]
+        return self._alias(shape, strides, self._offset)
+
+    def t(self) -> StridedTensor:
+        """``transpose(0, 1)`` for 2-D, an alias for 0-D and 1-D tensors."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, -1) if self.ndim == 2 else self.transpose(0, 0)
+
+    def permute(self, *dims: int | Sequence[int]) -> StridedTensor:
+        """Reorder the dims: new dim ``i`` is old dim ``dims[i]``."""
+        order = _sizes_arg(dims)
+        if len(order) != self.ndim:
+            raise ValueError(
+                f"permute(): number of dims in dims ({len(order)}) does not match "
+                f"the tensor's dim() ({self.ndim})"
+            )
+        wrapped = [_wrap_dim(d, self.ndim) for d in order]
+        if len(set(wrapped)) != len(wrapped):
+            raise ValueError(f"permute(): duplicate dims are not allowed: {order}")
+        return self._alias(
+            [self._shape[d] for d in wrapped], [self._strides[d] for d in wrapped], self._offset
+        )
+
+    def expand(self, *sizes: int | Sequence[int]) -> StridedTensor:
+        """Broadcast size-1 dims to ``sizes`` with stride 0, aligning dims from the right.
+
+        ``-1`` keeps a size. A new leading dim gets stride 0 when its size is not 1, else
+        ``size_{d+1} * stride_{d+1}`` of the dim after it; every stride of an expanded 0-d
+        tensor is 0.
+        """
+        target = _sizes_arg(sizes)
+        if len(target) < self.ndim:
+            raise ValueError(
+                f"expand: the number of sizes provided ({len(target)}) must be greater or "
+                f"equal to the number of dimensions in the tensor ({self.ndim})"
+            )
+        if any(s < -1 for s in target):
+            raise ValueError(f"expand: negative size in {list(target)}")
+        if self.ndim == 0:
+            if -1 in target:
+                raise ValueError(f"expand: size -1 not allowed for a 0-d tensor: {list(target)}")
+            return self._alias(target, (0,) * len(target), self._offset)
+        shape, strides = [0] * len(target), [0] * len(target)
+        lead = len(target) - self.ndim
+        for i in range(len(target) - 1, -1, -1):
+            old = i - lead
+            size = self._shape[old] if old >= 0 else 1
+            stride = self._strides[old] if old >= 0 else shape[i + 1] * strides[i + 1]
+            want = target[i]
+            if want == -1:
+                if old < 0:
+                    raise ValueError(
+                        f"The expanded size of the tensor (-1) isn't allowed in a leading, "
+                        f"non-existing dimension {i}"
+                    )
+                want = size
+            if size != want:
+                if size != 1:
+                    raise ValueError(
+                        f"The expanded size of the tensor ({want}) must match the existing "
+                        f"size ({size}) at non-singleton dimension {i}"
+                    )
+                size, stride = want, 0
+            shape[i], strides[i] = size, stride
+        return self._alias(shape, strides, self._offset)
+
+    def select(self, dim: int, index: int) -> StridedTensor:
+        """Drop ``dim``, moving the offset by ``index * stride[dim]``."""
+        if self.ndim == 0:
+            raise IndexError("select() cannot be applied to a 0-dim tensor.")
+        d = _wrap_dim(dim, self.ndim)
+        size = self._shape[d]
+        if not -size <= index < size:
+            raise IndexError(f"index {index} is out of bounds for dimension {d} with size {size}")
+        offset = self._offset + (index % size) * self._strides[d]
+        shape = self._shape[:d] + self._shape[d + 1 :]
+        return self._alias(shape, self._strides[:d] + self._strides[d + 1 :], offset)
+
+    def _slice(self, d: int, start: int | None, stop: int | None, step: int) -> StridedTensor:
+        """Python slicing ``start:stop:step`` (step > 0) of dim ``d``, clamped to the size:
+        offset ``+= start * stride``, size ``ceil((stop - start) / step)``, stride ``*= step``."""
+        start, stop, _ = slice(start, stop, step).indices(self._shape[d])
+        stop = max(stop, start)
+        shape, strides = list(self._shape), list(self._strides)
+        shape[d] = -(-(stop - start) // step)
+        strides[d] *= step
+        return self._alias(shape, strides, self._offset + start * self._strides[d])
+
+    def narrow(self, dim: int, start: int, length: int) -> StridedTensor:
+        """``length`` elements of ``dim`` from ``start`` (a negative start counts from the end)."""
+        if self.ndim == 0:
+            raise ValueError("narrow() cannot be applied to a 0-dim tensor.")
+        if length < 0:
+            raise ValueError(f"narrow(): length must be non-negative, got {length}")
+        d = _wrap_dim(dim, self.ndim)
+        size = self._shape[d]
+        if not -size <= start <= size:
+            raise IndexError(
+                f"start out of range (expected to be in range of [{-size}, {size}], "
+                f"but got {start})"
+            )
+        start = start + size if start < 0 else start
+        if start + length > size:
+            raise ValueError(
+                f"start ({start}) + length ({length}) exceeds dimension size ({size})."
+            )
+        return self._slice(d, start, start + length, 1)
+
+    def __getitem__(self, key: Any) -> StridedTensor:
+        """Basic indexing: ints select, slices (step > 0) narrow, ``None`` inserts a size-1 dim
+        (as ``unsqueeze``), ``...`` stands for the remaining dims."""
+        key = key if isinstance(key, tuple) else (key,)
+        if self.ndim == 0 and any(isinstance(k, (int, np.integer)) for k in key):
+            raise IndexError("invalid index of a 0-dim tensor")
+        consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
+        if consumed > self.ndim:
+            raise IndexError(f"too many indices for tensor of dimension {self.ndim}")
+        if sum(1 for k in key if k is Ellipsis) > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        result, d = self, 0
+        for k in key:
+            if k is Ellipsis:
+                d += self.ndim - consumed
+            elif k is None:
+                result = result.unsqueeze(d)
+                d += 1
+            elif isinstance(k, slice):
+                step = 1 if k.step is None else int(k.step)
+                if step == 0:
+                    raise ValueError("slice step cannot be zero")
+                if step < 0:
+                    raise ValueError("step must be greater than zero")
+                result = result._slice(d, k.start, k.stop, step)
+                d += 1
+            elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+                result = result.select(d, int(k))
+            else:
+                raise TypeError(f"only ints, slices, None and ... index a view, got {k!r}")
+        if result is self:  # `t[...]` is a new alias, not `t` itself
+            result = self._alias(self._shape, self._strides, self._offset)
+        return result
+
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> StridedTensor:
+        """Drop size-1 dims (all, or those in ``dim``; other dims named are kept)."""
+        if dim is None:
+            dims = set(range(self.ndim))
+        else:
+            dims = {_wrap_dim(d, self.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
+        keep = [d for d in range(self.ndim) if not (d in dims and self._shape[d] == 1)]
+        return self._alias(
+            [self._shape[d] for d in keep], [self._strides[d] for d in keep], self._offset
+        )
+
+    def unsqueeze(self, dim: int) -> StridedTensor:
+        """Insert a size-1 dim at ``dim`` with stride ``size[dim] * stride[dim]`` (1 at the end)."""
+        d = _wrap_dim(dim, self.ndim + 1)
+        stride = self._shape[d] * self._strides[d] if d < self.ndim else 1
+        return self._alias(
+            self._shape[:d] + (1,) + self._shape[d:],
+            self._strides[:d] + (stride,) + self._strides[d:],
+            self._offset,
+        )
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> StridedTensor:
+        """``reshape`` merging dims ``start_dim..end_dim``; ``self`` when they are one dim."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = _wrap_dim(start_dim, self.ndim), _wrap_dim(end_dim, self.ndim)
+        if start > end:
+            raise ValueError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if start == end:
+            return self
+        merged = math.prod(self._shape[start : end + 1])
+        return self.reshape(self._shape[:start] + (merged,) + self._shape[end + 1 :])
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> StridedTensor:
+        """``view`` splitting ``dim`` into ``sizes`` (one ``-1`` is inferred)."""
+        d = _wrap_dim(dim, self.ndim)
+        if len(sizes) == 0:
+            raise ValueError("unflatten: sizes must be non-empty")
+        try:
+            sizes = infer_size(sizes, self._shape[d])
+        except ValueError as error:
+            raise ValueError(
+                f"unflatten: sizes {list(sizes)} don't multiply up to the size of dim {d} "
+                f"({self._shape[d]}): {error}"
+            ) from None
+        return self.view(self._shape[:d] + sizes + self._shape[d + 1 :])
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> StridedTensor:
+        """Diagonal of dims ``dim1, dim2`` as a new last dim with stride
+        ``stride[dim1] + stride[dim2]``; ``offset > 0`` starts at column ``offset``."""
+        d1, d2 = _wrap_dim(dim1, self.ndim), _wrap_dim(dim2, self.ndim)
+        if d1 == d2:
+            raise ValueError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        n1, n2 = self._shape[d1], self._shape[d2]
+        length = max(min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2), 0)
+        start = self._offset
+        if length > 0:
+            start += offset * self._strides[d2] if offset >= 0 else -offset * self._strides[d1]
+        keep = [d for d in range(self.ndim) if d not in (d1, d2)]
+        return self._alias(
+            [self._shape[d] for d in keep] + [length],
+            [self._strides[d] for d in keep] + [self._strides[d1] + self._strides[d2]],
+            start,
+        )
+
+    def as_strided(
+        self, size: Sequence[int], stride: Sequence[int], storage_offset: int | None = None
+    ) -> StridedTensor:
+        """Any ``(size, stride, offset)`` inside the storage (offset defaults to this one's)."""
+        offset = self._offset if storage_offset is None else storage_offset
+        return self._alias(size, stride, offset)
+
+    def unfold(self, dimension: int, size: int, step: int) -> StridedTensor:
+        """Windows of ``size`` every ``step`` along ``dimension``, as a new last dim:
+        ``size[d] = (size[d] - size) // step + 1``, ``stride[d] *= step``, new stride
+        ``stride[d]``."""
+        d = _wrap_dim(dimension, self.ndim)
+        length = self._shape[d] if self.ndim else 1
+        if size < 0:
+            raise ValueError(f"unfold: size is {size} but must be >= 0")
+        if size > length:
+            raise ValueError(
+                f"unfold: maximum size for tensor at dimension {d} is {length} but size is {size}"
+            )
+        if step <= 0:
+            raise ValueError(f"unfold: step is {step} but must be > 0")
+        shape, strides = list(self._shape), list(self._strides)
+        base_stride = strides[d] if self.ndim else 1
+        if self.ndim:
+            shape[d] = (length - size) // step + 1
+            strides[d] = base_stride * step
+        return self._alias(shape + [size], strides + [base_stride], self._offset)
+
+    # --- copies ------------------------------------------------------------------------
+    def clone(self) -> StridedTensor:
+        """A copy in a new storage with :func:`contiguous_strides` (torch's
+        ``clone(memory_format=torch.contiguous_format)``)."""
+        return StridedTensor(self.numpy().reshape(-1), self._shape, contiguous_strides(self._shape))
+
+    def contiguous(self) -> StridedTensor:
+        """``self`` if :meth:`is_contiguous`, else :meth:`clone`."""
+        return self if self.is_contiguous() else self.clone()
+
+    # --- writes (all return self and write through to the shared storage) ---------------
+    def _write(self, values: Any, *, check_overlap: bool) -> StridedTensor:
+        if check_overlap and self.numel() and any(
+            st == 0 and n > 1 for n, st in zip(self._shape, self._strides, strict=True)
+        ):
+            raise ValueError(_OVERLAP_MESSAGE)
+        values = values.numpy() if isinstance(values, StridedTensor) else np.asarray(values)
+        if np.broadcast_shapes(values.shape, self._shape) != self._shape:
+            raise ValueError(
+                f"output with shape {list(self._shape)} doesn't match the broadcast shape "
+                f"{list(np.broadcast_shapes(values.shape, self._shape))}"
+            )
+        self.storage[self._addresses()] = np.broadcast_to(values, self._shape)
+        return self
+
+    def copy_(self, src: StridedTensor | np.ndarray | float) -> StridedTensor:
+        """Write ``src`` (broadcast to ``size()``) into this view's elements."""
+        return self._write(src, check_overlap=True)
+
+    def fill_(self, value: float) -> StridedTensor:
+        """Set every element to ``value`` (allowed on expanded, stride-0 views)."""
+        return self._write(value, check_overlap=False)
+
+    def zero_(self) -> StridedTensor:
+        """``fill_(0)``."""
+        return self.fill_(0)
+
+    def add_(
+        self, other: StridedTensor | np.ndarray | float, *, alpha: float = 1
+    ) -> StridedTensor:
+        """``self += alpha * other`` in place."""
+        other = other.numpy() if isinstance(other, StridedTensor) else np.asarray(other)
+        return self._write(self.numpy() + alpha * other, check_overlap=True)
+
+    def mul_(self, other: StridedTensor | np.ndarray | float) -> StridedTensor:
+        """``self *= other`` in place."""
+        other = other.numpy() if isinstance(other, StridedTensor) else np.asarray(other)
+        return self._write(self.numpy() * other, check_overlap=True)
+
+    def __setitem__(self, key: Any, value: StridedTensor | np.ndarray | float) -> None:
+        self[key].copy_(value)
+
+
+def tensor(values: Any, dtype: np.dtype | type | None = None) -> StridedTensor:
+    """A contiguous tensor holding a copy of ``values`` (nested lists or an array).
+
+    As in torch, Python floats default to float32; an array keeps its dtype.
+    """
+    array = np.array(values, dtype=dtype)
+    if dtype is None and not isinstance(values, np.ndarray) and array.dtype == np.float64:
+        array = array.astype(np.float32)
+    return StridedTensor(array.reshape(-1), array.shape, contiguous_strides(array.shape))
