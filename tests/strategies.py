@@ -52,7 +52,12 @@ def finite_arrays(
 
 
 def broadcastable_shapes(
-    num_shapes: int = 2, *, min_dims: int = 0, max_dims: int = 4, min_side: int = 0, max_side: int = 4
+    num_shapes: int = 2,
+    *,
+    min_dims: int = 0,
+    max_dims: int = 4,
+    min_side: int = 0,
+    max_side: int = 4,
 ) -> st.SearchStrategy[tuple[tuple[Shape, ...], Shape]]:
     """``(input_shapes, result_shape)`` for shapes that broadcast together."""
     return hnp.mutually_broadcastable_shapes(
