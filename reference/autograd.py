@@ -63,8 +63,10 @@ def is_grad_enabled() -> bool:
 
 
 class no_grad(contextlib.ContextDecorator):
-    """Context (or decorator) in which operations record no graph: results have
-    ``requires_grad=False`` and ``grad_fn=None``, whatever their inputs require."""
+    """Context (or decorator) in which operations record no graph: results are leaves with
+    ``grad_fn=None``. Computed results have ``requires_grad=False``; views (reshape,
+    indexing, ``.T``) of a tensor that requires grad keep ``requires_grad=True``, as in
+    torch."""
 
     def __enter__(self) -> None:
         global _GRAD_ENABLED
