@@ -168,7 +168,9 @@ def _page_title_and_modules(page: Path) -> tuple[str, list[str]]:
 
 def concept_map_markdown(docs: Path = DOCS) -> str:
     """One row per concept (clause prefix): its page, clauses, reference modules, test files
-    and the conformance of the last test run, all derived from the pages and the tests."""
+    and the conformance of the last test run, all derived from the pages and the tests.
+
+    Links are site URLs relative to the home page, where the map is rendered."""
     clauses = defined_clauses(docs)
     tests = clauses_named_by_tests()
     conformance_file = docs / "_generated" / "conformance.json"
@@ -192,11 +194,12 @@ def concept_map_markdown(docs: Path = DOCS) -> str:
             passed = sum(s.startswith("pass") for s in cpu)
             failed = sum(s.startswith("FAIL") for s in cpu)
             status = f"{passed}/{len(members)} pass" + (f", **{failed} FAIL**" if failed else "")
+        url = page[: -len(".md")] + "/"  # markdown-exec output skips mkdocs' .md rewriting
         rows.append(
-            f"| [{title}]({page}) | {prefix}-1 … {prefix}-{len(members)} | "
+            f"| [{title}]({url}) | {prefix}-1 … {prefix}-{len(members)} | "
             + ", ".join(f"`{m}`" for m in modules)
             + " | "
             + ", ".join(f"`tests/{f}`" for f in files)
-            + f" | [{status}](conformance.md) |"
+            + f" | [{status}](conformance/) |"
         )
     return "\n".join(rows)
