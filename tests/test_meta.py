@@ -131,3 +131,19 @@ def test_conformance_page_has_a_row_per_clause(tmp_path):
     assert len(rows) == len(defined_clauses())
     assert "| [BCAST-1](broadcasting.md#BCAST-1) | broadcasting | pass 1 | n/a |" in rows
     assert "| [BCAST-2](broadcasting.md#BCAST-2) | broadcasting | not run | n/a |" in rows
+
+
+CONCEPT_PAGE_SECTIONS = ["Clauses", "Worked example from the notes", "Pitfalls", "API", "Tests"]
+
+
+def test_every_concept_page_has_the_same_shape():
+    """Each page that states clauses has, in order: the clauses, the notes' worked example,
+    the pitfalls, the reference API (rendered from docstrings) and where its tests are."""
+    pages = sorted({clause.page for clause in defined_clauses().values()})
+    for page in pages:
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        headings = [ln[3:].strip() for ln in text.splitlines() if ln.startswith("## ")]
+        present = [h for h in headings if h in CONCEPT_PAGE_SECTIONS]
+        assert present == CONCEPT_PAGE_SECTIONS, f"{page}: sections {headings}"
+        assert "\n::: reference." in text, f"{page}: no API block"
+        assert "`tests/test_" in text.split("## Tests", 1)[1], f"{page}: no test file named"
