@@ -188,12 +188,22 @@ def concept_map_markdown(docs: Path = DOCS) -> str:
         title, modules = _page_title_and_modules(docs / page)
         files = sorted({f for c in members for f in tests.get(c.id, [])})
         cpu = [statuses.get(c.id, {}).get("cpu", "not run") for c in members]
-        if not statuses:
+        passed = sum(s.startswith("pass") for s in cpu)
+        failed = sum(s.startswith("FAIL") for s in cpu)
+        skipped = sum(s.startswith("skip") for s in cpu)
+        if passed + failed + skipped == 0:
             status = "not run yet"
         else:
-            passed = sum(s.startswith("pass") for s in cpu)
-            failed = sum(s.startswith("FAIL") for s in cpu)
-            status = f"{passed}/{len(members)} pass" + (f", **{failed} FAIL**" if failed else "")
+            status = ", ".join(
+                text
+                for count, text in [
+                    (passed, f"{passed}/{len(members)} pass"),
+                    (failed, f"**{failed} FAIL**"),
+                    (skipped, f"{skipped} skipped"),
+                    (len(members) - passed - failed - skipped, "rest not run"),
+                ]
+                if count
+            )
         url = page[: -len(".md")] + "/"  # markdown-exec output skips mkdocs' .md rewriting
         rows.append(
             f"| [{title}]({url}) | {prefix}-1 … {prefix}-{len(members)} | "
