@@ -81,7 +81,9 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _check_index_target(target: np.ndarray) -> None:
     if target.dtype not in _INDEX_DTYPES:
-        raise TypeError(f"expected target dtype to be Long or Byte (int64 or uint8), got {target.dtype}")
+        raise TypeError(
+            f"expected target dtype to be Long or Byte (int64 or uint8), got {target.dtype}"
+        )
 
 
 def _weighted_pointwise(
@@ -92,7 +94,9 @@ def _weighted_pointwise(
         return _reduce(loss, reduction)
     weight = np.asarray(weight)
     if weight.shape != input_shape:
-        raise ValueError(f"Weights and input must have the same size: weight {weight.shape}, input {input_shape}")
+        raise ValueError(
+            f"Weights and input must have the same size: weight {weight.shape}, input {input_shape}"
+        )
     _check_reduction(reduction)
     loss = loss * weight
     if reduction == "mean":
@@ -113,7 +117,9 @@ def l1_loss(
 ) -> np.ndarray:
     """Mean absolute error: ``l = |x - y|`` (``w * |x - y|``, mean over ``sum(w)``, with weight)."""
     x, y = _same_shape(np.asarray(input), np.asarray(target))
-    return _weighted_pointwise(np.abs(x - y), weight, np.shape(input), _reduction(size_average, reduce, reduction))
+    return _weighted_pointwise(
+        np.abs(x - y), weight, np.shape(input), _reduction(size_average, reduce, reduction)
+    )
 
 
 def mse_loss(
@@ -124,9 +130,14 @@ def mse_loss(
     reduction: str = "mean",
     weight: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Mean squared error: ``l = (x - y)^2`` (``w (x - y)^2``, mean over ``sum(w)``, with weight)."""
+    """Mean squared error: ``l = (x - y)^2``.
+
+    With weight: ``w (x - y)^2``, mean over ``sum(w)``.
+    """
     x, y = _same_shape(np.asarray(input), np.asarray(target))
-    return _weighted_pointwise((x - y) ** 2, weight, np.shape(input), _reduction(size_average, reduce, reduction))
+    return _weighted_pointwise(
+        (x - y) ** 2, weight, np.shape(input), _reduction(size_average, reduce, reduction)
+    )
 
 
 def smooth_l1_loss(
@@ -169,7 +180,10 @@ def huber_loss(
     if weight is not None:
         weight = np.asarray(weight)
         if weight.shape != np.shape(input):
-            raise ValueError(f"Weights and input must have the same size: weight {weight.shape}, input {np.shape(input)}")
+            raise ValueError(
+                "Weights and input must have the same size: "
+                f"weight {weight.shape}, input {np.shape(input)}"
+            )
         loss = loss * weight
     return _reduce(loss, reduction)
 
@@ -244,7 +258,9 @@ def nll_loss(
     ignored = target == ignore_index
     out_of_range = ~ignored & ((target < 0) | (target >= n_classes))
     if out_of_range.any():
-        raise IndexError(f"Target {target[out_of_range].flat[0]} is out of bounds (C = {n_classes}).")
+        raise IndexError(
+            f"Target {target[out_of_range].flat[0]} is out of bounds (C = {n_classes})."
+        )
     safe = np.where(ignored, 0, target)
     logp = np.moveaxis(input, class_dim, -1)
     picked = np.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]
@@ -291,7 +307,9 @@ def cross_entropy(
     w_shape = [1] * input.ndim
     w_shape[class_dim] = n_classes
     if input.shape == target.shape:
-        return _cross_entropy_probs(logp, target, weight, ignore_index, reduction, label_smoothing, w_shape)
+        return _cross_entropy_probs(
+            logp, target, weight, ignore_index, reduction, label_smoothing, w_shape
+        )
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0:
         return nll
@@ -304,7 +322,9 @@ def cross_entropy(
         smooth = _divide(np.asarray(smooth.sum(), input.dtype), denominator)
     else:
         smooth = _reduce(smooth.astype(input.dtype), reduction)
-    return np.asarray((1 - label_smoothing) * nll + label_smoothing / n_classes * smooth, input.dtype)
+    return np.asarray(
+        (1 - label_smoothing) * nll + label_smoothing / n_classes * smooth, input.dtype
+    )
 
 
 def _cross_entropy_probs(
@@ -318,7 +338,9 @@ def _cross_entropy_probs(
 ) -> np.ndarray:
     """Cross entropy with class-probability targets (same shape as the input)."""
     if not np.issubdtype(target.dtype, np.floating):
-        raise TypeError(f"Expected floating point type for target with class probabilities, got {target.dtype}")
+        raise TypeError(
+            f"Expected floating point type for target with class probabilities, got {target.dtype}"
+        )
     if ignore_index != -100:
         raise ValueError("ignore_index is not supported for floating point target")
     class_dim = 0 if logp.ndim == 1 else 1
@@ -375,7 +397,9 @@ def binary_cross_entropy(
     _check_reduction(reduction)
     x, y = np.asarray(input), np.asarray(target)
     if x.shape != y.shape:
-        raise ValueError(f"Using a target size {y.shape} that is different to the input size {x.shape}")
+        raise ValueError(
+            f"Using a target size {y.shape} that is different to the input size {x.shape}"
+        )
     if ((x < 0) | (x > 1)).any():
         raise ValueError("all elements of input should be between 0 and 1")
     with np.errstate(divide="ignore"):
@@ -482,12 +506,23 @@ def multilabel_margin_loss(
     reduction = _reduction(size_average, reduce, reduction)
     input, target = np.asarray(input), np.asarray(target)
     if target.dtype != np.int64:
-        raise TypeError(f"multilabel_margin_loss expects an int64 (Long) target, got {target.dtype}")
+        raise TypeError(
+            f"multilabel_margin_loss expects an int64 (Long) target, got {target.dtype}"
+        )
     if target.shape != input.shape:
-        raise ValueError(f"multilabel_margin_loss: inconsistent target size {target.shape} for input of size {input.shape}")
+        raise ValueError(
+            f"multilabel_margin_loss: inconsistent target size {target.shape} "
+            f"for input of size {input.shape}"
+        )
     if input.ndim not in (1, 2):
-        raise ValueError(f"multilabel_margin_loss expects a (C,) or (N, C) input, got {input.shape}")
-    x, y, unbatched = input.reshape(-1, input.shape[-1]), target.reshape(-1, input.shape[-1]), input.ndim == 1
+        raise ValueError(
+            f"multilabel_margin_loss expects a (C,) or (N, C) input, got {input.shape}"
+        )
+    x, y, unbatched = (
+        input.reshape(-1, input.shape[-1]),
+        target.reshape(-1, input.shape[-1]),
+        input.ndim == 1,
+    )
     n_classes = x.shape[1]
     if ((y < -1) | (y >= n_classes)).any():
         raise IndexError(f"multilabel_margin_loss: target value out of range [-1, {n_classes})")
@@ -568,7 +603,10 @@ def multi_margin_loss(
     if target.dtype != np.int64:
         raise TypeError(f"multi_margin_loss expects an int64 (Long) target, got {target.dtype}")
     if input.ndim not in (1, 2) or target.shape not in (input.shape[:-1], (1,) * (input.ndim == 1)):
-        raise ValueError(f"multi_margin_loss: inconsistent target size {target.shape} for input of size {input.shape}")
+        raise ValueError(
+            f"multi_margin_loss: inconsistent target size {target.shape} "
+            f"for input of size {input.shape}"
+        )
     x, y, unbatched = input.reshape(-1, input.shape[-1]), target.reshape(-1), input.ndim == 1
     n_classes = x.shape[1]
     if ((y < 0) | (y >= n_classes)).any():
@@ -651,21 +689,30 @@ def ctc_loss(
     if unbatched:
         lp, targets = lp[:, None], targets.reshape(1, -1)
     if lp.ndim != 3:
-        raise ValueError(f"ctc_loss expects log_probs of shape (T, N, C) or (T, C), got {np.shape(log_probs)}")
+        raise ValueError(
+            f"ctc_loss expects log_probs of shape (T, N, C) or (T, C), got {np.shape(log_probs)}"
+        )
     n_steps, batch, _ = lp.shape
     in_len = np.asarray(input_lengths, dtype=np.int64).reshape(batch)
     tg_len = np.asarray(target_lengths, dtype=np.int64).reshape(batch)
     if (in_len > n_steps).any() or (in_len < 0).any():
-        raise ValueError(f"ctc_loss: input_lengths must lie in [0, {n_steps}], got {in_len.tolist()}")
+        raise ValueError(
+            f"ctc_loss: input_lengths must lie in [0, {n_steps}], got {in_len.tolist()}"
+        )
     s_max = int(tg_len.max(initial=0))
     if targets.ndim == 1:  # concatenated targets -> padded (N, max S), filled row by row
         if targets.size != tg_len.sum():
-            raise ValueError(f"ctc_loss: {targets.size} concatenated targets but target_lengths sum to {tg_len.sum()}")
+            raise ValueError(
+                f"ctc_loss: {targets.size} concatenated targets "
+                f"but target_lengths sum to {tg_len.sum()}"
+            )
         padded = np.full((batch, s_max), blank, dtype=np.int64)
         padded[np.arange(s_max) < tg_len[:, None]] = targets
         targets = padded
     elif (tg_len > targets.shape[1]).any():
-        raise ValueError(f"ctc_loss: target_lengths must be at most {targets.shape[1]}, got {tg_len.tolist()}")
+        raise ValueError(
+            f"ctc_loss: target_lengths must be at most {targets.shape[1]}, got {tg_len.tolist()}"
+        )
     width = 2 * s_max + 1
     labels = np.where(np.arange(s_max) < tg_len[:, None], targets[:, :s_max], blank)
     ext = np.full((batch, width), blank, dtype=np.int64)
@@ -676,11 +723,15 @@ def ctc_loss(
     can_skip = np.zeros((batch, width), bool)
     can_skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
     neg_inf = np.asarray(-np.inf, lp.dtype)
-    alpha = np.where((s < 2) & valid & (in_len[:, None] > 0), ext_lp[0] if n_steps else neg_inf, neg_inf)
+    alpha = np.where(
+        (s < 2) & valid & (in_len[:, None] > 0), ext_lp[0] if n_steps else neg_inf, neg_inf
+    )
     for t in range(1, n_steps):
         stay = alpha
         step = np.concatenate([np.full((batch, 1), neg_inf), alpha[:, :-1]], axis=1)
-        skip = np.where(can_skip, np.concatenate([np.full((batch, 2), neg_inf), alpha[:, :-2]], axis=1), neg_inf)
+        skip = np.where(
+            can_skip, np.concatenate([np.full((batch, 2), neg_inf), alpha[:, :-2]], axis=1), neg_inf
+        )
         new = np.logaddexp(np.logaddexp(stay, step), skip) + ext_lp[t]
         alpha = np.where((t < in_len[:, None]) & valid, new, alpha)
     rows = np.arange(batch)

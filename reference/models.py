@@ -159,7 +159,9 @@ class Discriminator(nn.Module):
     Input (N, *img_shape); output (N, 1) probabilities that the input is real.
     """
 
-    def __init__(self, img_shape: tuple[int, ...] = (1, 28, 28), widths: tuple[int, ...] = (512, 256)):
+    def __init__(
+        self, img_shape: tuple[int, ...] = (1, 28, 28), widths: tuple[int, ...] = (512, 256)
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         in_feat = math.prod(img_shape)

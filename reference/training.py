@@ -99,7 +99,7 @@ def evaluate(
         samples += len(inputs)
         right = outputs.argmax(1) == targets
         correct += int(right.sum())
-        for cls, ok in zip(targets.tolist(), right.tolist()):
+        for cls, ok in zip(targets.tolist(), right.tolist(), strict=False):
             counts[cls] = counts.get(cls, 0) + 1
             hits[cls] = hits.get(cls, 0) + int(ok)
     if samples == 0:
@@ -109,7 +109,8 @@ def evaluate(
 
 
 def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
+    # The global legacy state is what np.random.* users draw from; a Generator cannot capture it.
+    np_state = np.random.get_state()  # noqa: NPY002
     return {
         "torch": torch.random.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -125,7 +126,7 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, *rest = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))  # noqa: NPY002 (see _rng_state)
 
 
 def save_checkpoint(

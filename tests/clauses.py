@@ -112,7 +112,8 @@ def _status(outcomes: Sequence[str]) -> str:
         return f"FAIL {outcomes.count('failed')}/{len(outcomes)}"
     passed = outcomes.count("passed")
     if passed:
-        return f"pass {passed}" + (f" (skip {len(outcomes) - passed})" if passed < len(outcomes) else "")
+        skipped = f" (skip {len(outcomes) - passed})" if passed < len(outcomes) else ""
+        return f"pass {passed}" + skipped
     return f"skip {len(outcomes)}"
 
 

@@ -132,7 +132,9 @@ def test_expand_is_a_stride0_view_sharing_storage(device, case):
     assert expanded.storage_offset() == source.storage_offset()
     assert_matches(expanded, np.broadcast_to(source.cpu().numpy(), target_shape))
     for dim, (old, new) in enumerate(
-        zip((1,) * (len(target_shape) - len(source_shape)) + source_shape, target_shape)
+        zip(
+            (1,) * (len(target_shape) - len(source_shape)) + source_shape, target_shape, strict=True
+        )
     ):
         if old == 1 and new != 1:
             assert expanded.stride(dim) == 0

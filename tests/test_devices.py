@@ -169,7 +169,7 @@ def _same_structure(a, b, device) -> None:
             _same_structure(a[k], b[k], device)
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=True):
             _same_structure(x, y, device)
     else:
         assert a is b
@@ -238,7 +238,7 @@ def test_forward_and_backward_on_cuda_agree_with_the_cpu(make, shape):
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = allow_tf32
     torch.testing.assert_close(outputs[1].cpu(), outputs[0], rtol=1e-4, atol=1e-5)
-    for a, b in zip(model.parameters(), moved.parameters()):
+    for a, b in zip(model.parameters(), moved.parameters(), strict=True):
         torch.testing.assert_close(b.grad.cpu(), a.grad, rtol=1e-3, atol=1e-4)
 
 
@@ -284,7 +284,7 @@ def test_ddp_gloo_two_processes_equal_one_process_on_the_whole_batch(tmp_path):
     nn.functional.cross_entropy(model(x), y).backward()
     for rank in range(world):
         grads = torch.load(tmp_path / f"grads{rank}.pt", weights_only=True)
-        for grad, p in zip(grads, model.parameters()):
+        for grad, p in zip(grads, model.parameters(), strict=True):
             torch.testing.assert_close(grad, p.grad, rtol=1e-12, atol=1e-12)
 
 

@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given
 
 from reference.broadcasting import broadcast_shapes
-from tests.clauses import ROOT, defined_clauses, summarize, clauses_named_by_tests, write_conformance_page
+from tests.clauses import (
+    ROOT,
+    clauses_named_by_tests,
+    defined_clauses,
+    summarize,
+    write_conformance_page,
+)
 from tests.strategies import broadcastable_shapes, finite_arrays, non_broadcastable_shapes, shapes
 
 pytestmark = pytest.mark.spec()  # meta tests check the spec itself, no clause

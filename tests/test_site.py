@@ -159,7 +159,10 @@ def test_every_page_loads_with_no_request_off_localhost(site, server, browser):
     requested: list[str] = []
     failures: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
-    page.on("response", lambda r: failures.append(f"{r.url}: {r.status}") if r.status >= 400 else None)
+    page.on(
+        "response",
+        lambda r: failures.append(f"{r.url}: {r.status}") if r.status >= 400 else None,
+    )
     for path in _pages(site_dir):
         response = page.goto(server + path, wait_until="load")
         assert response is not None and response.ok, path

@@ -65,7 +65,7 @@ def test_one_training_step_changes_every_parameter(device):
     loader = DataLoader(TensorDataset(x, y), batch_size=len(x))
     train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, device)
     assert model.training
-    for old, new in zip(before, model.parameters()):
+    for old, new in zip(before, model.parameters(), strict=True):
         assert not torch.equal(old, new.detach())
 
 
@@ -150,14 +150,14 @@ def test_gradient_accumulation_equals_one_big_batch(k, seed):
     opt_twin = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
 
     opt.zero_grad()
-    for xs, ys in zip(x.chunk(k), y.chunk(k)):
+    for xs, ys in zip(x.chunk(k), y.chunk(k), strict=True):
         (loss_fn(model(xs), ys) / k).backward()
     opt.step()
 
     opt_twin.zero_grad()
     loss_fn(twin(x), y).backward()
     opt_twin.step()
-    for a, b in zip(model.parameters(), twin.parameters()):
+    for a, b in zip(model.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
@@ -185,7 +185,7 @@ def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path, stop_after):
     _run(stop_after, path)  # interrupted after `stop_after` epochs
     torch.manual_seed(12345)  # whatever happened in between does not matter
     resumed, optimizer, history = _run(3, path, resume=True)
-    for a, b in zip(uninterrupted.parameters(), resumed.parameters()):
+    for a, b in zip(uninterrupted.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
     assert history.epochs == full_history.epochs
     assert optimizer.param_groups[0]["lr"] == 0.01 * 0.5**3
@@ -272,13 +272,16 @@ MODELS = [
     (LeNet, (2, 1, 28, 28), (2, 10),
      _conv(1, 20, 5) + 2 * 20 + _conv(20, 50, 5) + 2 * 50 + _linear(800, 500) + _linear(500, 10)),
     (Net, (2, 1, 32, 32), (2, 10),
-     _conv(1, 6, 3) + _conv(6, 16, 3) + _linear(16 * 6 * 6, 120) + _linear(120, 84) + _linear(84, 10)),
+     _conv(1, 6, 3) + _conv(6, 16, 3) + _linear(16 * 6 * 6, 120) + _linear(120, 84)
+     + _linear(84, 10)),
     (lambda: Net(in_channels=3, kernel_size=5), (2, 3, 32, 32), (2, 10),
-     _conv(3, 6, 5) + _conv(6, 16, 5) + _linear(16 * 5 * 5, 120) + _linear(120, 84) + _linear(84, 10)),
+     _conv(3, 6, 5) + _conv(6, 16, 5) + _linear(16 * 5 * 5, 120) + _linear(120, 84)
+     + _linear(84, 10)),
     (Generator, (2, 100), (2, 1, 28, 28),
      _linear(100, 128) + _linear(128, 256) + 2 * 256 + _linear(256, 512) + 2 * 512
      + _linear(512, 1024) + 2 * 1024 + _linear(1024, 784)),
-    (Discriminator, (2, 1, 28, 28), (2, 1), _linear(784, 512) + _linear(512, 256) + _linear(256, 1)),
+    (Discriminator, (2, 1, 28, 28), (2, 1),
+     _linear(784, 512) + _linear(512, 256) + _linear(256, 1)),
 ]
 
 
@@ -359,8 +362,8 @@ def test_discriminator_update_leaves_the_generator_untouched(device):
     g_before, d_before = _params(G), _params(D)
     d_loss = discriminator_step(G, D, real, opt_D, 4, nn.BCELoss())
     assert all(p.grad is None for p in G.parameters())  # detach: no gradient reached G
-    assert all(torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(g_before, G.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters(), strict=True))
     assert math.isfinite(d_loss)
 
 
@@ -377,7 +380,7 @@ def test_generator_update_uses_target_ones_and_only_moves_g(device):
     d_before = _params(D)
     g_loss = generator_step(G, D, 6, opt_G, 4, spy, device)
     assert len(seen) == 1 and torch.equal(seen[0], torch.ones(6, 1, device=device))
-    assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters(), strict=True))
     assert math.isfinite(g_loss)
 
 
@@ -456,5 +459,6 @@ def test_prediction_demo_loads_a_state_dict_and_names_the_class(tmp_path):
     assert torch.equal(logits, expected)
     predicted = FASHION_MNIST_CLASSES[logits.argmax(1).item()]
     assert predicted == FASHION_MNIST_CLASSES[int(np.argmax(expected.numpy()))]
-    assert torch.load(tmp_path / "model.pth", weights_only=True).keys() == trained.state_dict().keys()
+    saved = torch.load(tmp_path / "model.pth", weights_only=True)
+    assert saved.keys() == trained.state_dict().keys()
 

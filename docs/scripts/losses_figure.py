@@ -33,10 +33,18 @@ def main() -> None:
     left.plot(D, L.l1_loss(D, ZERO, reduction="none"), label="L1: |d|", linewidth=1.4)
     left.plot(D, L.mse_loss(D, ZERO, reduction="none"), label="MSE: d²", linewidth=1.4)
     left.plot(D, L.huber_loss(D, ZERO, reduction="none"), label="Huber (δ=1)", linewidth=2.6)
-    left.plot(D, L.smooth_l1_loss(D, ZERO, reduction="none"), "--", label="SmoothL1 (β=1)", linewidth=1.4)
+    left.plot(
+        D, L.smooth_l1_loss(D, ZERO, reduction="none"), "--", label="SmoothL1 (β=1)", linewidth=1.4
+    )
     left.set_title("δ = β = 1: Huber and SmoothL1 coincide")
     for param, colour in [(0.5, "#1565c0"), (1.0, "#2e7d32"), (2.0, "#e65100")]:
-        right.plot(D, L.huber_loss(D, ZERO, reduction="none", delta=param), color=colour, linewidth=1.4, label=f"Huber δ={param}")
+        right.plot(
+            D,
+            L.huber_loss(D, ZERO, reduction="none", delta=param),
+            color=colour,
+            linewidth=1.4,
+            label=f"Huber δ={param}",
+        )
         right.plot(
             D,
             L.smooth_l1_loss(D, ZERO, reduction="none", beta=param),
