@@ -157,7 +157,9 @@ def pytest_runtest_call(item: pytest.Item):
             torch.cuda.set_rng_state_all(cuda_rng)
         torch.set_default_dtype(dtype)
         torch.set_grad_enabled(grad)
-        torch.use_deterministic_algorithms(deterministic)
+        if torch.are_deterministic_algorithms_enabled() != deterministic:
+            # only when changed: the setter imports torch._dynamo (seconds, once per worker)
+            torch.use_deterministic_algorithms(deterministic)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
