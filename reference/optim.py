@@ -199,6 +199,30 @@ class Optimizer:
         return state["step"]
 
 
+def _adam_weight_decay(p: Any, grad: np.ndarray, group: dict) -> np.ndarray:
+    """The Adam family's weight decay: L2, ``g + wd p``, or with ``decoupled_weight_decay``
+    (AdamW) the decay applied to the parameter, ``p *= 1 - lr wd``, leaving ``g`` as it is."""
+    wd = group["weight_decay"]
+    if wd == 0:
+        return grad
+    if group["decoupled_weight_decay"]:
+        p.data *= 1 - group["lr"] * wd
+        return grad
+    return grad + wd * p.data
+
+
+def _adam_moments(
+    state: dict[str, Any], grad: np.ndarray, beta1: float, beta2: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Update in place and return $m \\leftarrow \\beta_1 m + (1-\\beta_1) g$ and
+    $v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2$ (``exp_avg``, ``exp_avg_sq``)."""
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    m += (1 - beta1) * (grad - m)
+    v *= beta2
+    v += (1 - beta2) * grad * grad
+    return m, v
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum.
 
@@ -284,16 +308,9 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(p.data)
         t = self._count(state)
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * wd
-            else:
-                grad = grad + wd * p.data
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (grad - m)
-        v *= beta2
-        v += (1 - beta2) * grad * grad
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        grad = _adam_weight_decay(p, grad, group)
+        m, v = _adam_moments(state, grad, beta1, beta2)
         if group["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
@@ -613,20 +630,13 @@ class NAdam(Optimizer):
             state.update(mu_product=1.0, exp_avg=np.zeros_like(p.data),
                          exp_avg_sq=np.zeros_like(p.data))
         t = self._count(state)
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+        lr, (beta1, beta2) = group["lr"], group["betas"]
         psi = group["momentum_decay"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * wd
-            else:
-                grad = grad + wd * p.data
+        grad = _adam_weight_decay(p, grad, group)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] *= mu
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (grad - m)
-        v *= beta2
-        v += (1 - beta2) * grad * grad
+        m, v = _adam_moments(state, grad, beta1, beta2)
         denom = np.sqrt(v / (1 - beta2**t)) + group["eps"]
         prod = state["mu_product"]
         p.data -= lr * (1 - mu) / (1 - prod) * grad / denom
@@ -666,16 +676,9 @@ class RAdam(Optimizer):
             state["exp_avg"] = np.zeros_like(p.data)
             state["exp_avg_sq"] = np.zeros_like(p.data)
         t = self._count(state)
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * wd
-            else:
-                grad = grad + wd * p.data
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (grad - m)
-        v *= beta2
-        v += (1 - beta2) * grad * grad
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        grad = _adam_weight_decay(p, grad, group)
+        m, v = _adam_moments(state, grad, beta1, beta2)
         m_hat = m / (1 - beta1**t)
         bias2 = 1 - beta2**t
         rho_inf = 2 / (1 - beta2) - 1
