@@ -24,10 +24,16 @@ TOLERANCES: dict[torch.dtype, dict[str, float]] = {
 
 
 def to_torch(
-    array: Any, device: str | torch.device = "cpu", requires_grad: bool = False
+    array: Any,
+    device: str | torch.device = "cpu",
+    requires_grad: bool = False,
+    noncontiguous: bool = False,
 ) -> torch.Tensor:
-    """A torch copy of a NumPy array (or Python value) on ``device``, dtype preserved."""
+    """A torch copy of a NumPy array (or Python value) on ``device``, dtype preserved;
+    laid out non-contiguously (``make_noncontiguous``) when asked."""
     tensor = torch.tensor(np.asarray(array), device=device)
+    if noncontiguous:
+        tensor = make_noncontiguous(tensor)
     return tensor.requires_grad_(requires_grad) if requires_grad else tensor
 
 

@@ -18,7 +18,6 @@ from tests.strategies import finite_arrays, float_dtypes, shapes
 from tests.support import (
     assert_both_raise,
     assert_matches,
-    make_noncontiguous,
     to_numpy,
     to_torch,
 )
@@ -106,18 +105,13 @@ def activation_inputs(draw, *, min_dims: int = 0, max_dims: int = 3, max_side: i
     return x, draw(st.booleans())
 
 
-def _tensor(x: np.ndarray, device: str, noncontiguous: bool) -> torch.Tensor:
-    t = to_torch(x, device)
-    return make_noncontiguous(t) if noncontiguous else t
-
-
 def _check_inplace(op: Op, x, kwargs, expected, out_of_place, device, nc) -> None:
     """ACT-17: ``inplace=True`` writes into the input exactly the out-of-place result (torch)
     or the reference's result (reference), and returns the input itself."""
-    t = _tensor(x, device, nc)
+    t = to_torch(x, device, noncontiguous=nc)
     assert getattr(F, op.name)(t, **kwargs, inplace=True) is t
     assert torch.equal(t, out_of_place)
-    t = _tensor(x, device, nc)
+    t = to_torch(x, device, noncontiguous=nc)
     assert getattr(nn, op.module)(**kwargs, inplace=True).eval()(t) is t
     assert torch.equal(t, out_of_place)
     array = x.copy()
@@ -150,7 +144,7 @@ RUNS = [("ACT-2",), ("ACT-4", "ACT-6"), ("ACT-7",), ("ACT-8", "ACT-10"), ("ACT-1
 @given(case=activation_inputs(), data=st.data())
 def test_functional_module_and_inplace_forms_match_the_reference(device, ops, case, data):
     x, noncontiguous = case
-    t = _tensor(x, device, noncontiguous)
+    t = to_torch(x, device, noncontiguous=noncontiguous)
     for op in ops:
         kwargs = data.draw(op.params, label=op.name)
         expected = getattr(A, op.name)(x, **kwargs)
@@ -252,7 +246,7 @@ def prelu_cases(draw):
 @given(prelu_cases())
 def test_prelu_has_one_slope_per_channel(device, case):
     x, weight, noncontiguous = case
-    t = _tensor(x, device, noncontiguous)
+    t = to_torch(x, device, noncontiguous=noncontiguous)
     expected = A.prelu(x, weight)
     assert_matches(F.prelu(t, to_torch(weight, device)), expected)
     module = nn.PReLU(weight.size, device=device, dtype=TORCH_DTYPE[x.dtype])
@@ -339,7 +333,7 @@ SOFTMAX_FAMILY = [("softmax", "Softmax"), ("softmin", "Softmin"), ("log_softmax"
 @given(case=softmax_cases(), upcast=st.booleans())
 def test_softmax_family_matches_the_reference(device, case, upcast):
     x, dim, noncontiguous = case
-    t = _tensor(x, device, noncontiguous)
+    t = to_torch(x, device, noncontiguous=noncontiguous)
     for name, module in SOFTMAX_FAMILY:
         expected = getattr(A, name)(x, dim)
         functional = getattr(F, name)(t, dim)
@@ -362,7 +356,7 @@ def test_softmax_family_matches_the_reference(device, case, upcast):
 def test_softmax_slices_sum_to_one_and_are_shift_invariant(device, case, shift):
     x, dim, noncontiguous = case
     x = x.astype(np.float64)
-    t = _tensor(x, device, noncontiguous)
+    t = to_torch(x, device, noncontiguous=noncontiguous)
     p = F.softmax(t, dim)
     reference_p = A.softmax(x, dim)
     assert bool(torch.all(p >= 0)) and np.all(reference_p >= 0)

@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 
 from reference import autograd as ag
 from tests.strategies import finite_arrays
-from tests.support import assert_both_raise, assert_matches, make_noncontiguous, to_torch
+from tests.support import assert_both_raise, assert_matches, to_torch
 
 # --- running one program on both engines --------------------------------------------------
 
@@ -35,9 +35,7 @@ class Lib:
 
     def leaf(self, array: np.ndarray, requires_grad: bool = True, noncontiguous: bool = False):
         if self.name == "torch":
-            t = to_torch(array, self.device)
-            t = make_noncontiguous(t) if noncontiguous else t
-            return t.requires_grad_(requires_grad)
+            return to_torch(array, self.device, requires_grad, noncontiguous)
         return ag.Tensor(array, requires_grad=requires_grad)
 
     def array(self, array: np.ndarray):

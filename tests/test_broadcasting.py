@@ -18,7 +18,7 @@ from tests.strategies import (
     non_broadcastable_shapes,
     shapes,
 )
-from tests.support import assert_both_raise, assert_matches, make_noncontiguous, to_torch
+from tests.support import assert_both_raise, assert_matches, to_torch
 
 # --- BCAST-1, BCAST-2: which shapes broadcast, and to what ----------------------------------
 
@@ -70,8 +70,7 @@ def broadcast_operands(draw, num_operands: int = 2):
 
 
 def _operands(arrays, device, noncontiguous):
-    tensors = [to_torch(a, device) for a in arrays]
-    return [make_noncontiguous(t) for t in tensors] if noncontiguous else tensors
+    return [to_torch(a, device, noncontiguous=noncontiguous) for a in arrays]
 
 
 @pytest.mark.spec("BCAST-4")

@@ -38,7 +38,7 @@ from reference.convolution import (
     unfold,
 )
 from tests.strategies import exact_float_arrays, finite_arrays, float_dtypes, window_params
-from tests.support import assert_both_raise, assert_matches, make_noncontiguous, to_numpy, to_torch
+from tests.support import assert_both_raise, assert_matches, to_numpy, to_torch
 
 # The notes' (001) 5x5 input and 3x3 kernel.
 NOTES_INPUT = np.array(
@@ -59,8 +59,7 @@ def values(draw: st.DrawFn, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarr
 def tensor(array: np.ndarray | None, device: str, noncontiguous: bool = False):
     if array is None:
         return None
-    t = to_torch(array, device)
-    return make_noncontiguous(t) if noncontiguous else t
+    return to_torch(array, device, noncontiguous=noncontiguous)
 
 
 def sizes_from(draw: st.DrawFn, spans: list[int], pads: list[int], extra: int = 3) -> list[int]:

@@ -45,11 +45,6 @@ def _values(shape, bound=10.0):
     return finite_arrays(shape, np.float64, min_value=-bound, max_value=bound)
 
 
-def _tensor(array, device, noncontiguous=False):
-    tensor = to_torch(array, device)
-    return make_noncontiguous(tensor) if noncontiguous else tensor
-
-
 @st.composite
 def nc_arrays(draw, *, min_dims=2, max_dims=5, max_channels=3, min_values_per_channel=1):
     """A float64 array of shape (N, C, *spatial), sides <= 3 (4 for N), with at least
@@ -109,7 +104,7 @@ def test_batchnorm_step_sequences_match_torch(device, run):
         module.train(training)
         ref.train(training)
         with torch.no_grad():
-            out = module(_tensor(x, device, noncontiguous))
+            out = module(to_torch(x, device, noncontiguous=noncontiguous))
         assert_matches(out, ref(x))
         if config["track_running_stats"]:
             assert_matches(module.running_mean, ref.running_mean)
@@ -396,7 +391,7 @@ def test_layer_norm_matches_torch(device, case):
     x, norm_shape, (weight, bias), eps, noncontiguous = case
     tw = None if weight is None else to_torch(weight, device)
     tb = None if bias is None else to_torch(bias, device)
-    out = F.layer_norm(_tensor(x, device, noncontiguous), norm_shape, tw, tb, eps)
+    out = F.layer_norm(to_torch(x, device, noncontiguous=noncontiguous), norm_shape, tw, tb, eps)
     assert_matches(out, layer_norm(x, norm_shape, weight, bias, eps))
 
 
@@ -448,7 +443,7 @@ def test_group_norm_matches_torch(device, case):
     x, groups, (weight, bias), eps, noncontiguous = case
     tw = None if weight is None else to_torch(weight, device)
     tb = None if bias is None else to_torch(bias, device)
-    out = F.group_norm(_tensor(x, device, noncontiguous), groups, tw, tb, eps)
+    out = F.group_norm(to_torch(x, device, noncontiguous=noncontiguous), groups, tw, tb, eps)
     assert_matches(out, group_norm(x, groups, weight, bias, eps))
     if groups == 1 and x.ndim > 2:  # one group: layer norm over (C, *) per sample
         shape = (1, -1) + (1,) * (x.ndim - 2)
@@ -553,7 +548,8 @@ def lrn_cases(draw):
 @given(lrn_cases())
 def test_local_response_norm_matches_torch(device, case):
     x, size, alpha, beta, k, noncontiguous = case
-    out = F.local_response_norm(_tensor(x, device, noncontiguous), size, alpha, beta, k)
+    t = to_torch(x, device, noncontiguous=noncontiguous)
+    out = F.local_response_norm(t, size, alpha, beta, k)
     assert_matches(out, local_response_norm(x, size, alpha, beta, k))
 
 
@@ -618,7 +614,7 @@ def test_dropout_preserves_the_mean_in_expectation(device, p):
 @example(np.ones((4, 5)), 0.0, 0)
 def test_kept_entries_are_scaled_by_1_over_1_minus_p(device, x, p, seed):
     torch.manual_seed(seed)
-    out = F.dropout(_tensor(x, device, noncontiguous=True), p).cpu().numpy()
+    out = F.dropout(to_torch(x, device, noncontiguous=True), p).cpu().numpy()
     ref = dropout(x, p, rng=np.random.default_rng(seed))
     for y in (out, ref):
         kept = y != 0
