@@ -97,12 +97,7 @@ def _numpy_version() -> str:
 )
 def device(request: pytest.FixtureRequest) -> str:
     """The torch device a test runs on: 'cpu' always, 'cuda' when a GPU is present."""
-    if request.param == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            pytest.skip("no CUDA GPU: torch.cuda.is_available() is False on this machine")
-    return request.param
+    return request.param  # a cuda param is skipped without a GPU (see the cuda marker)
 
 
 # --- clause recording and hygiene -----------------------------------------------------
@@ -119,9 +114,17 @@ def _device_of(item: pytest.Item) -> str:
     return "any"
 
 
+NO_GPU = "no CUDA GPU: torch.cuda.is_available() is False on this machine"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
     profile = _current_profile()
+    no_gpu = not torch.cuda.is_available()
     for item in items:
+        if no_gpu and item.get_closest_marker("cuda"):  # the device fixture's cuda param too
+            item.add_marker(pytest.mark.skip(reason=NO_GPU))
         item.user_properties.append(("spec", _clauses_of(item)))
         item.user_properties.append(("device", _device_of(item)))
         if profile == "ci":

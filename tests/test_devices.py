@@ -20,11 +20,6 @@ from reference import devices
 from reference.devices import pick_device, to_device
 from reference.models import CIFAR10Quick, LeNet, Net, NeuralNetwork
 
-needs_cuda = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no CUDA GPU: torch.cuda.is_available() is False"
-)
-
-
 # --- DEVICE-1: picking a device --------------------------------------------------------------
 
 
@@ -112,7 +107,6 @@ def test_device_strings_and_indices():
 
 @pytest.mark.cuda
 @pytest.mark.spec("DEVICE-3")
-@needs_cuda
 def test_a_tensor_on_cuda_lands_on_the_current_device_index():
     x = torch.zeros(1, device="cuda")
     assert x.device == torch.device("cuda", torch.cuda.current_device())
@@ -132,7 +126,6 @@ def test_model_and_data_on_different_devices_raise_naming_both():
 
 @pytest.mark.cuda
 @pytest.mark.spec("DEVICE-4")
-@needs_cuda
 def test_model_on_cuda_with_cpu_data_raises_naming_both():
     model = nn.Linear(3, 2).cuda()
     with pytest.raises(RuntimeError, match=r"(?=.*cuda)(?=.*cpu)"):
@@ -195,7 +188,6 @@ def test_map_location_remaps_storages_when_loading():
 
 @pytest.mark.cuda
 @pytest.mark.spec("DEVICE-6")
-@needs_cuda
 def test_a_gpu_saved_checkpoint_loads_on_the_cpu_with_map_location():
     model = NeuralNetwork().cuda()
     buffer = io.BytesIO()
@@ -212,7 +204,6 @@ def test_a_gpu_saved_checkpoint_loads_on_the_cpu_with_map_location():
 
 @pytest.mark.cuda
 @pytest.mark.spec("DEVICE-7")
-@needs_cuda
 @pytest.mark.parametrize(
     ("make", "shape"),
     [(NeuralNetwork, (4, 1, 28, 28)), (CIFAR10Quick, (4, 3, 32, 32)), (LeNet, (4, 1, 28, 28)),
