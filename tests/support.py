@@ -1,15 +1,87 @@
 """Helpers shared by the tests: moving arrays between NumPy and torch, comparing torch
 against the reference at tolerances stated once per dtype, non-contiguous variants of a
-sample, and error parity."""
+sample, error parity, and release and feature detection (the one place that asks which
+torch is installed)."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from torch.torch_version import TorchVersion
+
+# --- which torch is this: release and feature detection ---------------------------------
+
+TORCH_VERSION = TorchVersion(torch.__version__)  # compares with strings: TORCH_VERSION >= "2.6"
+RELEASE = f"torch {TORCH_VERSION.split('+')[0]}"  # the release as reasons name it
+HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
+
+
+def torch_at_least(version: str) -> bool:
+    """Whether the installed torch is ``version`` or newer (local tags such as +cpu ignored)."""
+    return TorchVersion(TORCH_VERSION.split("+")[0]) >= version
+
+
+@functools.lru_cache(maxsize=None)
+def accepts(function: Callable[..., Any], parameter: str) -> bool:
+    """Whether ``function`` (a torch callable or class) takes a parameter named ``parameter``:
+    feature detection, preferred to comparing releases wherever a signature says it."""
+    try:
+        return parameter in inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+
+
+def requires_parameter(function: Callable[..., Any], parameter: str) -> pytest.MarkDecorator:
+    """Skip a test where the installed torch's ``function`` lacks ``parameter``."""
+    name = getattr(function, "__qualname__", repr(function))
+    return pytest.mark.skipif(
+        not accepts(function, parameter),
+        reason=f"{RELEASE}: {name} has no parameter {parameter!r} in this release",
+    )
+
+
+def requires_torch(version: str, why: str) -> pytest.MarkDecorator:
+    """Skip a test on releases before ``version``, for a behaviour those releases lack."""
+    return pytest.mark.skipif(
+        not torch_at_least(version), reason=f"{RELEASE} < {version}: {why}"
+    )
+
+
+def known_torch_bug(*, fixed_in: str | None, issue: str, why: str) -> pytest.MarkDecorator:
+    """A strict xfail on the releases that have a torch bug (all of them when ``fixed_in`` is
+    None): the conformance page shows it as a known deviation, and the xfail turns red the
+    day the bug is fixed, so the mark flags its own removal. ``issue`` names the upstream
+    report, e.g. ``"pytorch/pytorch#53712"``."""
+    affected = fixed_in is None or not torch_at_least(fixed_in)
+    releases = "every release so far" if fixed_in is None else f"torch < {fixed_in}"
+    return pytest.mark.xfail(
+        affected, strict=True, reason=f"torch bug ({issue}, {releases}): {why}"
+    )
+
+
+requires_torchvision = pytest.mark.skipif(
+    not HAS_TORCHVISION, reason="torchvision is not installed"
+)
+
+
+def import_torchvision_or_skip() -> Any:
+    """torchvision, or a skip of the calling test module naming why it cannot be imported
+    (not installed, or, as PyPI's build beside a CPU-only torch, failing to load)."""
+    try:
+        import torchvision
+    except Exception as error:  # a broken build raises RuntimeError, not ImportError
+        pytest.skip(
+            f"torchvision cannot be imported: {type(error).__name__}: {error}",
+            allow_module_level=True,
+        )
+    return torchvision
 
 # One tolerance per dtype, used by every comparison of torch with the reference. float64 is
 # where a clause is mathematical; float32 where it is about torch's default dtype.

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.spec()  # meta tests check the spec itself, no clause
 
 # Math modules: the independent oracle (DESIGN principle 1). Workflow modules may use torch.
 MATH_MODULES = (
-    "strides", "broadcasting", "dtypes", "tensor_ops", "autograd", "convolution",
-    "activations", "normalization", "losses", "optim", "schedulers", "transforms",
+    "strides", "broadcasting", "dtypes", "tensor_ops", "random", "autograd", "functional",
+    "convolution", "activations", "normalization", "attention", "losses", "optim",
+    "schedulers", "transforms", "modules", "serialization",
 )
 
 
