@@ -1,9 +1,10 @@
-"""Suite-wide pytest setup: markers, the ``device`` fixture, Hypothesis profiles, torch
-global-state hygiene and clause recording for the conformance page.
+"""Suite-wide pytest setup: markers, the ``device`` parameter (``--device``), Hypothesis
+profiles, torch global-state hygiene and the conformance record.
 
-Clause recording works under ``pytest -n auto``: each worker attaches the clauses and the
-device of a test to its report (``user_properties``), and the controller, which sees every
-report, writes ``docs/_generated/conformance.md`` at the end of the session.
+Recording works under ``pytest -n auto``: each worker attaches the clauses and the device of a
+test to its report (``user_properties``), and the controller, which sees every report, writes
+``docs/_generated/conformance.md`` and ``conformance.json`` (every test id with its outcome,
+skip reason or known deviation, per device, with the torch version) at the end of the session.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, settings
 ROOT = Path(__file__).parent
 CONFORMANCE_FILE = ROOT / "docs" / "_generated" / "conformance.md"
 MIN_CI_EXAMPLES = 100
-_RESULTS: dict[tuple[str, str], list[str]] = defaultdict(list)  # (clause, device) -> outcomes
+_RECORDS: dict[str, object] = {}  # test id -> tests.clauses.TestRecord (on the controller)
 
 # --- Hypothesis profiles -------------------------------------------------------------------
 _NO_EXPLAIN = tuple(p for p in Phase if p is not Phase.explain)
@@ -59,6 +59,9 @@ def pytest_configure(config: pytest.Config) -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("REFSPEC_TORCH_THREADS", "1")))
+    if config.getoption("device") or os.environ.get("REFSPEC_DEVICES"):
+        for name in selected_devices(config):
+            _check_device(name)
 
 
 def _current_profile() -> str:
@@ -90,14 +93,59 @@ def _numpy_version() -> str:
 
 # --- devices ----------------------------------------------------------------------------
 
+DEFAULT_DEVICES = ("cpu", "cuda")  # cuda is skipped, with a reason, where no GPU is present
 
-@pytest.fixture(
-    scope="session",
-    params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)],
-)
-def device(request: pytest.FixtureRequest) -> str:
-    """The torch device a test runs on: 'cpu' always, 'cuda' when a GPU is present."""
-    return request.param  # a cuda param is skipped without a GPU (see the cuda marker)
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device",
+        action="append",
+        default=None,
+        metavar="DEVICE",
+        help="run the device-generic tests on this torch device string (repeatable: "
+        "--device cpu --device cuda:1; also mps, xpu, a custom backend). Default: cpu, "
+        "plus cuda when present. The environment variable REFSPEC_DEVICES=cpu,cuda:1 "
+        "does the same.",
+    )
+
+
+def selected_devices(config: pytest.Config) -> tuple[str, ...]:
+    """The devices the ``device`` fixture runs on: ``--device``, else ``REFSPEC_DEVICES``,
+    else cpu and cuda."""
+    chosen = config.getoption("device") or [
+        d.strip() for d in os.environ.get("REFSPEC_DEVICES", "").split(",") if d.strip()
+    ]
+    return tuple(chosen) or DEFAULT_DEVICES
+
+
+def _check_device(name: str) -> None:
+    """A device the user asked for must parse and hold a tensor; otherwise a usage error
+    naming it (not a sea of skips)."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as error:
+        raise pytest.UsageError(f"--device {name!r} is not a torch device string: {error}")
+    try:
+        torch.empty(1, device=device)
+    except Exception as error:  # AssertionError on a CPU-only build, RuntimeError elsewhere
+        raise pytest.UsageError(
+            f"--device {name!r} is not available to this torch: {type(error).__name__}: {error}"
+        )
+
+
+def _device_param(name: str) -> object:
+    marks = [pytest.mark.cuda] if name.split(":")[0] == "cuda" else []
+    return pytest.param(name, marks=marks, id=name)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``device``: the torch device string a test runs on, one test case per selected device.
+    Without a GPU the default cuda case is skipped (see the cuda marker)."""
+    if "device" in metafunc.fixturenames:
+        devices = selected_devices(metafunc.config)
+        metafunc.parametrize("device", [_device_param(d) for d in devices], scope="session")
 
 
 # --- clause recording and hygiene -----------------------------------------------------
@@ -165,30 +213,56 @@ def pytest_runtest_call(item: pytest.Item):
             torch.use_deterministic_algorithms(deterministic)
 
 
+def _outcome(report: pytest.TestReport) -> tuple[str, str] | None:
+    """The outcome and reason one phase's report contributes to its test's record."""
+    if hasattr(report, "wasxfail"):
+        return ("xfailed", report.wasxfail) if report.skipped else ("failed", "XPASS(strict)")
+    if report.failed:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        return "failed", (crash.message.splitlines()[0][:200] if crash else report.when)
+    if report.skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        return "skipped", reason.removeprefix("Skipped: ")
+    return ("passed", "") if report.when == "call" else None
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    props = dict(report.user_properties)
-    clauses = props.get("spec") or ()
-    if not clauses:
+    from tests.clauses import TestRecord
+
+    outcome = _outcome(report)
+    if outcome is None:
         return
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        outcome = report.outcome
-    elif report.when == "teardown" and report.outcome == "failed":
-        outcome = "failed"
+    record = _RECORDS.get(report.nodeid)
+    if record is None:
+        props = dict(report.user_properties)
+        _RECORDS[report.nodeid] = TestRecord(
+            report.nodeid, tuple(props.get("spec") or ()), props.get("device", "any"), *outcome
+        )
     else:
-        return
-    for clause in clauses:
-        _RESULTS[(clause, props.get("device", "any"))].append(outcome)
+        record.worse(*outcome)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if hasattr(config, "workerinput"):  # an xdist worker: the controller writes the page
         return
-    if not _RESULTS:
+    if not _RECORDS:
         return
     from tests.clauses import write_conformance_page
 
-    write_conformance_page(CONFORMANCE_FILE, _RESULTS, environment=_environment(config))
+    write_conformance_page(
+        CONFORMANCE_FILE, list(_RECORDS.values()), environment=_environment(config)
+    )
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def _environment(config: pytest.Config) -> dict[str, str]:
@@ -200,10 +274,12 @@ def _environment(config: pytest.Config) -> dict[str, str]:
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "torch": torch.__version__,
+        "torchvision": _package_version("torchvision"),
         "numpy": numpy.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "devices": f"cpu ({platform.processor() or platform.machine()}); cuda: {cuda}",
+        "devices": f"cpu ({platform.processor() or platform.machine()}); cuda: {cuda}; "
+        f"selected: {', '.join(selected_devices(config))}",
         "hypothesis profile": _current_profile(),
         "examples per property": str(current.max_examples),
         "seed": "derandomized" if current.derandomize else "random",

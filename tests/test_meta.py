@@ -5,6 +5,7 @@ and the conformance page is written from a run's results."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from hypothesis import given
 from reference.broadcasting import broadcast_shapes
 from tests.clauses import (
     ROOT,
+    TestRecord,
     clauses_named_by_tests,
     defined_clauses,
     summarize,
@@ -119,25 +121,57 @@ def test_finite_arrays_are_finite_and_bounded(array):
 # --- the conformance page ------------------------------------------------------------------
 
 
+def _record(id, clauses, device, outcome, reason=""):
+    return TestRecord(id, tuple(clauses), device, outcome, reason)
+
+
 def test_conformance_status_aggregates_per_device():
-    results = {
-        ("BCAST-1", "cpu"): ["passed", "passed"],
-        ("BCAST-1", "any"): ["passed"],
-        ("BCAST-1", "cuda"): ["skipped"],
-        ("BCAST-2", "cpu"): ["passed", "failed"],
-    }
-    assert summarize(results, "BCAST-1") == {"cpu": "pass 3", "cuda": "skip 1"}
-    assert summarize(results, "BCAST-2") == {"cpu": "FAIL 1/2", "cuda": "n/a"}
-    assert summarize(results, "BCAST-3") == {"cpu": "not run", "cuda": "n/a"}
+    records = [
+        _record("t::a[cpu]", ["BCAST-1"], "cpu", "passed"),
+        _record("t::a[cuda]", ["BCAST-1"], "cuda", "skipped", "no CUDA GPU"),
+        _record("t::b", ["BCAST-1"], "any", "passed"),
+        _record("t::c[cpu]", ["BCAST-2"], "cpu", "passed"),
+        _record("t::d[cpu]", ["BCAST-2"], "cpu", "failed"),
+        _record("t::e", ["BCAST-4"], "any", "xfailed", "torch bug (pytorch/pytorch#1)"),
+    ]
+    status = {c: {d: s["status"] for d, s in summarize(records, c).items()} for c in
+              ("BCAST-1", "BCAST-2", "BCAST-3", "BCAST-4")}
+    assert status["BCAST-1"] == {"cpu": "pass 2", "cuda": "skip 1"}
+    assert status["BCAST-2"] == {"cpu": "FAIL 1/2", "cuda": "n/a"}
+    assert status["BCAST-3"] == {"cpu": "not run", "cuda": "n/a"}
+    assert status["BCAST-4"] == {"cpu": "known deviation 1", "cuda": "n/a"}
+    assert summarize(records, "BCAST-4")["cpu"]["reasons"] == ["torch bug (pytorch/pytorch#1)"]
+
+
+def test_a_test_record_keeps_its_worst_outcome():
+    record = _record("t::a", [], "any", "passed")
+    record.worse("skipped", "later skip is not worse")
+    assert record.outcome == "passed"
+    record.worse("failed", "teardown")
+    assert (record.outcome, record.reason) == ("failed", "teardown")
 
 
 def test_conformance_page_has_a_row_per_clause(tmp_path):
     page = tmp_path / "conformance.md"
-    write_conformance_page(page, {("BCAST-1", "cpu"): ["passed"]}, {"torch": "x"})
+    records = [
+        _record("tests/test_broadcasting.py::t[cpu]", ["BCAST-1"], "cpu", "passed"),
+        _record("tests/test_losses.py::x", ["BCAST-2"], "any", "xfailed", "torch bug (#9)"),
+    ]
+    write_conformance_page(page, records, {"torch": "x"})
     rows = [line for line in page.read_text().splitlines() if line.startswith("| [")]
     assert len(rows) == len(defined_clauses())
     assert "| [BCAST-1](broadcasting.md#BCAST-1) | broadcasting | pass 1 | n/a |" in rows
-    assert "| [BCAST-2](broadcasting.md#BCAST-2) | broadcasting | not run | n/a |" in rows
+    assert (
+        "| [BCAST-2](broadcasting.md#BCAST-2) | broadcasting | known deviation 1 "
+        "(torch bug (#9)) | n/a |" in rows
+    )
+    assert "| [BCAST-3](broadcasting.md#BCAST-3) | broadcasting | not run | n/a |" in rows
+    data = json.loads(page.with_suffix(".json").read_text())
+    assert data["clauses"]["BCAST-1"]["tests"] == ["tests/test_broadcasting.py::t[cpu]"]
+    assert data["environment"] == {"torch": "x"}
+    assert {t["id"]: t["outcome"] for t in data["tests"]} == {
+        "tests/test_broadcasting.py::t[cpu]": "passed", "tests/test_losses.py::x": "xfailed"
+    }
 
 
 CONCEPT_PAGE_SECTIONS = ["Clauses", "Worked example from the notes", "Pitfalls", "API", "Tests"]

@@ -48,7 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
         if not timing.exists():
             generated = ROOT / "docs" / "_generated" / "conformance.md"
             if not generated.exists():  # a fresh clone: every clause, nothing run yet
-                write_conformance_page(generated, {}, {"note": "no test run yet"})
+                write_conformance_page(generated, [], {"note": "no test run yet"})
             start = time.perf_counter()
             proc = subprocess.run(
                 [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site_dir)],
