@@ -5,14 +5,16 @@ at ``storage[offset + sum_d i_d * stride_d]``. View operations compute a new
 ``(offset, size, stride)`` over the *same* storage and never copy; copies (``clone``,
 ``contiguous`` on a non-contiguous tensor, ``reshape`` when no view exists) get a new storage.
 
-The index math is a handful of free functions (:func:`contiguous_strides`,
-:func:`is_contiguous`, :func:`element_offset`, :func:`view_strides`, :func:`infer_size`);
-:class:`StridedTensor` applies them with torch's method names. NumPy only.
+The index math is a handful of free functions (`contiguous_strides`, `is_contiguous`,
+`element_offset`, `view_strides`, `infer_size`); [`StridedTensor`][reference.strides.StridedTensor]
+applies them with torch's method names, and indexes as torch does (basic indexing gives views,
+advanced indexing copies). NumPy only.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,7 +96,7 @@ def view_strides(
     ``new_shape`` splits into consecutive groups whose element counts equal the chunks'; the
     new dims of a chunk get row-major strides scaled by the chunk's innermost stride. New
     size-1 dims take the stride of the group's running extent. An empty tensor keeps its
-    strides for the same shape and otherwise takes :func:`contiguous_strides`; a 0-d tensor
+    strides for the same shape and otherwise takes `contiguous_strides`; a 0-d tensor
     gives all strides 1. ``-1`` in ``new_shape`` is inferred.
 
     Raises:
@@ -142,6 +144,133 @@ def _sizes_arg(sizes: tuple[Any, ...]) -> Shape:
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     return tuple(int(s) for s in sizes)
+
+
+def _is_bool(k: Any) -> bool:
+    """A Python or NumPy bool, or a 0-d bool array: indexes like ``True``/``False``."""
+    return isinstance(k, (bool, np.bool_)) or (
+        isinstance(k, np.ndarray) and k.ndim == 0 and k.dtype == np.bool_
+    )
+
+
+def _is_int(k: Any) -> bool:
+    """A Python or NumPy int, or a 0-d integer array: indexes like an int (``select``)."""
+    if isinstance(k, np.ndarray):
+        return k.ndim == 0 and k.dtype.kind in "iu" and k.dtype != np.uint8
+    return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
+
+
+def _as_index_array(k: Any) -> Any:
+    """A list, array or ``StridedTensor`` entry as a NumPy index array (int64 or bool);
+    other entries unchanged. torch's index dtypes: int64, int32, bool, and uint8 (a mask)."""
+    if isinstance(k, StridedTensor):
+        k = k.numpy()
+    elif isinstance(k, (list, tuple)):
+        k = np.asarray(k)
+        if k.size == 0:  # an empty list indexes as an empty int64 tensor
+            k = k.astype(np.int64)
+    elif not isinstance(k, np.ndarray):
+        if k is None or k is Ellipsis or isinstance(k, slice) or _is_bool(k) or _is_int(k):
+            return k
+        raise IndexError(
+            "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+            f"are valid indices (got {type(k).__name__})"
+        )
+    if k.dtype == np.uint8:
+        warnings.warn(
+            "indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool "
+            "instead.",
+            UserWarning,
+            stacklevel=4,
+        )
+        k = k.astype(np.bool_)
+    if k.ndim == 0 and k.dtype.kind in "biu":
+        return k
+    if k.dtype == np.bool_:
+        return k
+    if k.dtype in (np.int64, np.int32):
+        return k.astype(np.int64)
+    raise IndexError(
+        f"tensors used as indices must be long, int, byte or bool tensors, got {k.dtype}"
+    )
+
+
+def _broadcasts_to(shape: Shape, target: Shape) -> bool:
+    """Whether ``shape`` expands to ``target`` (aligned from the right, sizes equal or 1)."""
+    if len(shape) > len(target):
+        return False
+    return all(s in (1, t) for s, t in zip(reversed(shape), reversed(target), strict=False))
+
+
+def _key_entries(key: Any, ndim: int) -> list[Any]:
+    """The entries of an index key. A tuple is a sequence of entries; a list is one index
+    array, unless (torch's legacy NumPy rule) it has fewer than 32 items and one of them is
+    a sequence, slice, ``...`` or ``None``: then it is read as a tuple."""
+    if isinstance(key, list) and len(key) < 32 and any(
+        isinstance(k, (list, tuple, np.ndarray, StridedTensor, slice)) or k is None or k is Ellipsis
+        for k in key
+    ):
+        key = tuple(key)
+    entries = key if isinstance(key, tuple) else (key,)
+    return [_as_index_array(k) for k in entries]
+
+
+def _dims_consumed(entry: Any) -> int:
+    """How many dims of the input an entry indexes: a k-dim mask k, ``None``, ``...`` and
+    bools 0, everything else 1."""
+    if entry is None or entry is Ellipsis or _is_bool(entry):
+        return 0
+    if isinstance(entry, np.ndarray) and entry.dtype == np.bool_:
+        return entry.ndim
+    return 1
+
+
+def _numpy_key(shape: Shape, advanced: dict[int, np.ndarray]) -> tuple:
+    """Check the advanced entries against the view's ``shape`` (torch's messages) and build
+    the NumPy key: full slices, the int arrays with negative indices wrapped, the masks.
+    NumPy places the broadcast index dims as torch does: in place when the indexed dims are
+    adjacent, else first."""
+    key: list[Any] = []
+    index_shapes = []
+    d = 0
+    while d < len(shape):
+        if d not in advanced:
+            key.append(slice(None))
+            d += 1
+            continue
+        index = advanced[d]
+        if index.dtype == np.bool_:
+            covered = shape[d : d + index.ndim]
+            if index.shape != covered:
+                j = next(
+                    j for j in range(index.ndim) if covered[j : j + 1] != index.shape[j : j + 1]
+                )
+                raise IndexError(
+                    f"The shape of the mask {list(index.shape)} at index {j} does not match "
+                    f"the shape of the indexed tensor {list(shape)} at index {d + j}"
+                )
+            index_shapes.append((int(index.sum()),))
+            d += index.ndim
+        else:
+            size = shape[d]
+            if index.size and (index.min() < -size or index.max() >= size):
+                bad = index[(index < -size) | (index >= size)].flat[0]
+                raise IndexError(
+                    f"index {bad} is out of bounds for dimension {d} with size {size}"
+                )
+            index = np.where(index < 0, index + size, index)
+            index_shapes.append(index.shape)
+            d += 1
+        key.append(index)
+    try:
+        np.broadcast_shapes(*index_shapes)
+    except ValueError:
+        shapes = ", ".join(str(list(s)) for s in index_shapes)
+        raise IndexError(
+            f"shape mismatch: indexing tensors could not be broadcast together with shapes "
+            f"{shapes}"
+        ) from None
+    return tuple(key)
 
 
 class StridedTensor:
@@ -219,7 +348,7 @@ class StridedTensor:
         return self._shape[0]
 
     def is_contiguous(self) -> bool:
-        """See :func:`is_contiguous`."""
+        """See [`is_contiguous`][reference.strides.is_contiguous]."""
         return is_contiguous(self._shape, self._strides)
 
     def __repr__(self) -> str:
@@ -251,7 +380,7 @@ class StridedTensor:
         return StridedTensor(self.storage, shape, strides, offset)
 
     def view(self, *shape: int | Sequence[int]) -> StridedTensor:
-        """Same storage, new shape, strides from :func:`view_strides`.
+        """Same storage, new shape, strides from `view_strides`.
 
         Raises:
             ValueError: the sizes don't hold ``numel()`` elements, or no strides fit.
@@ -267,7 +396,7 @@ class StridedTensor:
         return self._alias(new_shape, strides, self._offset)
 
     def reshape(self, *shape: int | Sequence[int]) -> StridedTensor:
-        """``view`` when :func:`view_strides` finds strides, else a contiguous copy."""
+        """``view`` when `view_strides` finds strides, else a contiguous copy."""
         new_shape = infer_size(_sizes_arg(shape), self.numel())
         strides = view_strides(self._shape, self._strides, new_shape)
         if strides is None:
@@ -317,8 +446,12 @@ class StridedTensor:
                 f"expand: the number of sizes provided ({len(target)}) must be greater or "
                 f"equal to the number of dimensions in the tensor ({self.ndim})"
             )
-        if any(s < -1 for s in target):
-            raise ValueError(f"expand: negative size in {list(target)}")
+        for s in target:
+            if s < -1:
+                raise ValueError(
+                    f"expand: the expanded size of the tensor ({s}) is negative, in sizes "
+                    f"{list(target)}"
+                )
         if self.ndim == 0:
             if -1 in target:
                 raise ValueError(f"expand: size -1 not allowed for a 0-d tensor: {list(target)}")
@@ -389,21 +522,26 @@ class StridedTensor:
             )
         return self._slice(d, start, start + length, 1)
 
-    def __getitem__(self, key: Any) -> StridedTensor:
-        """Basic indexing: ints select, slices (step > 0) narrow, ``None`` inserts a size-1 dim
-        (as ``unsqueeze``), ``...`` stands for the remaining dims."""
-        key = key if isinstance(key, tuple) else (key,)
-        if self.ndim == 0 and any(isinstance(k, (int, np.integer)) for k in key):
+    def _plan(self, key: Any) -> tuple[StridedTensor, tuple | None]:
+        """Torch's ``applySlicing``: apply the basic entries of ``key`` in order, as views, and
+        record the advanced ones (index arrays, masks, Python bools) at the dim they index.
+
+        Returns the view and, when ``key`` has an advanced entry, the NumPy key (full slices
+        and index arrays, one entry per dim of the view, a k-dim mask covering k dims) that
+        selects the result's elements from the view."""
+        entries = _key_entries(key, self.ndim)
+        specified = sum(_dims_consumed(e) for e in entries)
+        if not isinstance(key, (tuple, list)) and _is_int(key) and self.ndim == 0:
             raise IndexError("invalid index of a 0-dim tensor")
-        consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
-        if consumed > self.ndim:
-            raise IndexError(f"too many indices for tensor of dimension {self.ndim}")
-        if sum(1 for k in key if k is Ellipsis) > 1:
+        if sum(1 for e in entries if e is Ellipsis) > 1:
             raise IndexError("an index can only have a single ellipsis ('...')")
+        if specified > self.ndim:
+            raise IndexError(f"too many indices for tensor of dimension {self.ndim}")
         result, d = self, 0
-        for k in key:
+        advanced: dict[int, np.ndarray] = {}
+        for k in entries:
             if k is Ellipsis:
-                d += self.ndim - consumed
+                d += self.ndim - specified
             elif k is None:
                 result = result.unsqueeze(d)
                 d += 1
@@ -415,13 +553,42 @@ class StridedTensor:
                     raise ValueError("step must be greater than zero")
                 result = result._slice(d, k.start, k.stop, step)
                 d += 1
-            elif isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+            elif _is_bool(k):  # unsqueeze, then index the new dim with [0] (True) or [] (False)
+                result = result.unsqueeze(d)
+                advanced[d] = np.zeros(1 if bool(k) else 0, dtype=np.int64)
+                d += 1
+            elif _is_int(k):
                 result = result.select(d, int(k))
-            else:
-                raise TypeError(f"only ints, slices, None and ... index a view, got {k!r}")
+            else:  # an index array (int) or a mask (bool) of at least one dim
+                advanced[d] = k
+                d += k.ndim if k.dtype == np.bool_ else 1
         if result is self:  # `t[...]` is a new alias, not `t` itself
             result = self._alias(self._shape, self._strides, self._offset)
-        return result
+        if not advanced:
+            return result, None
+        return result, _numpy_key(result.shape, advanced)
+
+    def __getitem__(self, key: Any) -> StridedTensor:
+        """Indexing as torch does it.
+
+        Basic indexing gives a view: ints select, slices (step > 0) narrow, ``None`` inserts a
+        size-1 dim (as ``unsqueeze``), ``...`` stands for the remaining dims. Advanced
+        indexing (integer lists and arrays, boolean masks, a Python ``bool``) gives a copy in
+        a new storage: the index arrays broadcast together (a k-dim mask counts as its
+        ``nonzero()``, k index arrays over k dims) and their broadcast shape replaces the
+        dims they index, in place when those dims are adjacent, else at the front. Ints are
+        applied first as ``select``, so they never separate advanced dims.
+
+        Raises:
+            IndexError: too many indices, an index out of bounds, a mask whose shape differs
+                from the dims it covers, index arrays that do not broadcast, a non-integer
+                index.
+        """
+        view, np_key = self._plan(key)
+        if np_key is None:
+            return view
+        values = view.storage[view._addresses()[np_key]]
+        return StridedTensor(values.reshape(-1), values.shape, contiguous_strides(values.shape))
 
     def squeeze(self, dim: int | Sequence[int] | None = None) -> StridedTensor:
         """Drop size-1 dims (all, or those in ``dim``; other dims named are kept)."""
@@ -446,9 +613,9 @@ class StridedTensor:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> StridedTensor:
         """``reshape`` merging dims ``start_dim..end_dim``; ``self`` when they are one dim."""
-        if self.ndim == 0:
-            return self.reshape(1)
         start, end = _wrap_dim(start_dim, self.ndim), _wrap_dim(end_dim, self.ndim)
+        if self.ndim == 0:  # dims 0 and -1 only, as for every op on a 0-d tensor
+            return self.reshape(1)
         if start > end:
             raise ValueError("flatten() has invalid args: start_dim cannot come after end_dim")
         if start == end:
@@ -518,12 +685,12 @@ class StridedTensor:
 
     # --- copies ------------------------------------------------------------------------
     def clone(self) -> StridedTensor:
-        """A copy in a new storage with :func:`contiguous_strides` (torch's
+        """A copy in a new storage with `contiguous_strides` (torch's
         ``clone(memory_format=torch.contiguous_format)``)."""
         return StridedTensor(self.numpy().reshape(-1), self._shape, contiguous_strides(self._shape))
 
     def contiguous(self) -> StridedTensor:
-        """``self`` if :meth:`is_contiguous`, else :meth:`clone`."""
+        """``self`` if `is_contiguous()`, else `clone()`."""
         return self if self.is_contiguous() else self.clone()
 
     # --- writes (all return self and write through to the shared storage) ---------------
@@ -566,7 +733,50 @@ class StridedTensor:
         return self._write(self.numpy() * other, check_overlap=True)
 
     def __setitem__(self, key: Any, value: StridedTensor | np.ndarray | float) -> None:
-        self[key].copy_(value)
+        """``self[key] = value`` writes through to the storage.
+
+        ``value`` may have extra leading size-1 dims and broadcasts to the indexed shape.
+        A basic key copies into the view (``copy_``, which refuses a view with a stride-0 dim
+        of size > 1); an advanced key is torch's ``index_put_``: it writes the selected
+        elements of the view (warning, not refusing, on such a view), and an array value
+        must have the storage's dtype.
+
+        Raises:
+            ValueError: ``value`` does not broadcast to the indexed shape, or (advanced key)
+                an array ``value`` of another dtype.
+        """
+        view, np_key = self._plan(key)
+        is_array = isinstance(value, (StridedTensor, np.ndarray))
+        if is_array and np_key is not None and value.dtype != self.dtype:
+            raise ValueError(
+                f"Index put requires the source and destination dtypes match, got "
+                f"{self.dtype} for the destination and {value.dtype} for the source."
+            )
+        array = value.numpy() if isinstance(value, StridedTensor) else np.asarray(value)
+        ones = 0
+        while ones < array.ndim and array.shape[ones] == 1:  # torch's slicePrefix1sSize
+            ones += 1
+        array = array.reshape(array.shape[ones:])
+        if np_key is None:
+            view.copy_(array)
+            return
+        addresses = view._addresses()[np_key]
+        target = addresses.shape
+        if not _broadcasts_to(array.shape, target):
+            raise ValueError(
+                f"shape mismatch: value tensor of shape {list(np.shape(value))} cannot be "
+                f"broadcast to indexing result of shape {list(target)}"
+            )
+        if view.numel() and any(
+            st == 0 and n > 1 for n, st in zip(view.shape, view.stride(), strict=True)
+        ):
+            warnings.warn(
+                "Use of index_put_ on expanded tensors is deprecated. Please clone() the "
+                "tensor before performing this operation.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.storage[addresses] = np.broadcast_to(array, target)
 
 
 def tensor(values: Any, dtype: np.dtype | type | None = None) -> StridedTensor:
