@@ -11,6 +11,7 @@ NumPy only: this module is part of the independent oracle and never imports torc
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,23 +19,42 @@ import numpy as np
 Shape = tuple[int, ...]
 
 
-def _check_shape(shape: Sequence[int], name: str) -> Shape:
-    shape = tuple(int(s) for s in shape)
+def _check_shape(shape: Sequence[int] | int, name: str) -> Shape:
+    """A shape as a tuple of ints: an int ``n`` is the 1-D shape ``(n,)``, as in torch.
+
+    Raises:
+        TypeError: a size (or the shape) that is not an integer.
+        ValueError: a negative size.
+    """
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    elif not isinstance(shape, (Sequence, np.ndarray)) or isinstance(shape, str):
+        raise TypeError(
+            f"Input shapes should be of type ints, a tuple of ints, or a list of ints, "
+            f"got {shape!r}"
+        )
+    try:
+        shape = tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{name} must hold ints, got {tuple(shape)!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"{name} has a negative size: {shape}")
     return shape
 
 
-def broadcast_shapes(*shapes: Sequence[int]) -> Shape:
+def broadcast_shapes(*shapes: Sequence[int] | int) -> Shape:
     r"""The shape that ``shapes`` broadcast to, as ``torch.broadcast_shapes``.
 
-    With every shape right-aligned and padded with leading 1s to
+    Each argument is a shape (a tuple or list of ints) or an int $n$, the 1-D shape
+    $(n,)$. With every shape right-aligned and padded with leading 1s to
     $n = \max_k \operatorname{len}(s^{(k)})$ dims, the result is, per dim $i$,
     $r_i = \max_k s^{(k)}_i$ over the sizes other than 1 (or 1 if all are 1), and every size
-    must be 1 or $r_i$. A size-1 dim stretches to 0.
+    must be 1 or $r_i$. A size-1 dim stretches to 0; no arguments give ``()``.
 
     Raises:
-        ValueError: naming the dimension (counted from the end) and the sizes that clash.
+        ValueError: naming the dimension (counted from the end) and the sizes that clash,
+            or a negative size.
+        TypeError: an argument that is neither an int nor a sequence of ints.
     """
     checked = [_check_shape(s, f"shape {i}") for i, s in enumerate(shapes)]
     ndim = max((len(s) for s in checked), default=0)
@@ -109,12 +129,19 @@ def broadcast_strides(
 
 
 def broadcast_to(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """A read-only stride-0 view of ``array`` stretched to ``shape`` (``Tensor.expand``)."""
+    """A read-only stride-0 view of ``array`` stretched to ``shape`` (``torch.broadcast_to``,
+    ``Tensor.expand``; ``-1`` keeps an existing dim's size).
+
+    Raises:
+        ValueError: as [`broadcast_strides`][reference.broadcasting.broadcast_strides].
+    """
     array = np.asarray(array)
-    target = broadcast_shapes(array.shape, shape)
-    if target != tuple(shape):
-        raise ValueError(f"shape {array.shape} cannot be expanded to {tuple(shape)}")
-    return np.broadcast_to(array, target)
+    target = tuple(int(s) for s in shape)
+    strides = tuple(s // max(array.itemsize, 1) for s in array.strides)
+    broadcast_strides(array.shape, strides, target)  # validates, with torch's messages
+    lead = len(target) - array.ndim
+    resolved = tuple(array.shape[i - lead] if s == -1 else s for i, s in enumerate(target))
+    return np.broadcast_to(array, resolved)
 
 
 def sum_to_shape(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
