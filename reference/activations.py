@@ -1,15 +1,23 @@
 """Activation functions, mirroring ``torch.nn.functional`` (NumPy arrays in and out).
 
 Every function is elementwise except prelu (per channel) and the softmax family (along a
-dimension). Results keep the input's floating dtype; they are computed in float64 and cast
-back, so a float32 result is the correctly rounded float64 value. Functions with
-``inplace=True`` write the result into ``input`` and return ``input`` itself, as torch does.
+dimension). Results keep the input's floating dtype (float16, float32 or float64); they are
+computed in float64 and cast back, so a float32 result is the correctly rounded float64
+value. Non-finite values follow IEEE arithmetic through each formula, as torch's kernels do
+(``nan`` in gives ``nan`` out; ``-inf * 0`` is ``nan``). Integer and bool inputs follow
+torch's dtype rules: the clamps (relu, relu6, hardtanh, threshold) keep the integer dtype,
+sigmoid, tanh, softsign, tanhshrink and erf promote to float32 (torch's default float), and
+every other activation rejects them with ``TypeError``. Functions with ``inplace=True``
+write the result into ``input`` and return ``input`` itself, as torch does.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -51,29 +59,103 @@ _ERF_SERIES_BELOW = 2.0  # |x| below this: power series; above: continued fracti
 _ERF_SERIES_TERMS = 60
 _ERFC_FRACTION_DEPTH = 60
 
+# torch's names of the integer dtypes, as its error messages spell them ("... for 'Long'").
+_TORCH_NAMES = {
+    np.dtype(np.bool_): "Bool",
+    np.dtype(np.uint8): "Byte",
+    np.dtype(np.int8): "Char",
+    np.dtype(np.int16): "Short",
+    np.dtype(np.int32): "Int",
+    np.dtype(np.int64): "Long",
+    np.dtype(np.float16): "Half",
+    np.dtype(np.float32): "Float",
+    np.dtype(np.float64): "Double",
+}
 
-# --- helpers -------------------------------------------------------------------------------
+
+# --- helpers: dtype rules -----------------------------------------------------------------
 
 
-def _as_float(input: ArrayLike) -> np.ndarray:
-    """The input as a floating array (integers and bools become float32, torch's default)."""
+def _torch_name(dtype: np.dtype) -> str:
+    return _TORCH_NAMES.get(np.dtype(dtype), str(dtype))
+
+
+def _floating(name: str, input: ArrayLike) -> np.ndarray:
+    """The input as an array; integer and bool inputs raise, as torch's floating-only
+    kernels do (``"elu" not implemented for 'Long'``)."""
     x = np.asarray(input)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f'"{name}" not implemented for {_torch_name(x.dtype)!r}')
+    return x
+
+
+def _real(name: str, input: ArrayLike) -> np.ndarray:
+    """The input as an array of a floating or integer dtype; bool raises."""
+    x = np.asarray(input)
+    if x.dtype == np.bool_:
+        raise TypeError(f"Bool inputs not supported for {name}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise TypeError(f'"{name}" not implemented for {_torch_name(x.dtype)!r}')
+    return x
+
+
+def _promoted(name: str, input: ArrayLike, *, allow_bool: bool) -> np.ndarray:
+    """The input as a floating array: integers (and bools, if allowed) become float32,
+    torch's default dtype, as its unary float ops promote them."""
+    x = np.asarray(input)
+    if x.dtype == np.bool_ and not allow_bool:
+        raise TypeError(f"{name}: not implemented for a bool tensor ('Bool')")
     return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
 
 
-def _finish(input: ArrayLike, result: np.ndarray, inplace: bool = False) -> np.ndarray:
-    """Cast ``result`` to the input's dtype; with ``inplace``, write it into ``input``."""
-    x = _as_float(input)
+def _scalar(value: float, dtype: np.dtype, name: str) -> np.ndarray:
+    """``value`` converted to ``dtype`` as torch converts a Scalar argument (c10's checked
+    conversion). To an integer dtype a float must lie in the dtype's range before it is
+    truncated toward zero (so -0.5 overflows uint8) and ``nan``/``inf`` overflow; a Python
+    int out of range overflows, except that a negative int wraps into an unsigned dtype
+    when its magnitude fits. To a floating dtype ``inf`` and ``nan`` pass and a finite value
+    beyond the dtype's largest overflows.
+
+    Raises:
+        ValueError: naming the overflow.
+    """
+    dtype = np.dtype(dtype)
+    overflow = ValueError(
+        f"{name}: value {value} cannot be converted to type {dtype} without overflow"
+    )
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            value = int(value)
+            wraps = info.min == 0 and value < 0 and -value <= info.max
+            if not (info.min <= value <= info.max or wraps):
+                raise overflow
+            return np.asarray(value % (info.max + 1) if wraps else value, dtype)
+        value = float(value)
+        if not (info.min <= value <= info.max):  # nan and inf fail too
+            raise overflow
+        return np.asarray(math.trunc(value), dtype)
+    if math.isfinite(value) and abs(value) > float(np.finfo(dtype).max):
+        raise overflow
+    return np.asarray(value, dtype)
+
+
+def _coefficient(value: float, dtype: np.dtype) -> float:
+    """A multiplicative parameter as torch's kernel holds it: rounded to the dtype it
+    computes in (float32 for float16 and float32 input, float64 for float64), so a slope of
+    1e-88 is 0 in float32 and ``-inf * 0`` gives ``nan`` there."""
+    return float(np.result_type(dtype, np.float32).type(value))
+
+
+def _finish(input: ArrayLike, result: np.ndarray, dtype: np.dtype, inplace: bool) -> np.ndarray:
+    """``result`` cast to ``dtype``; with ``inplace``, written into ``input``, which is
+    returned (torch returns the very tensor it overwrote)."""
     if inplace:
-        if not isinstance(input, np.ndarray) or x is not input:
-            raise TypeError("inplace=True needs a floating NumPy array as input")
+        if not isinstance(input, np.ndarray) or input.dtype != dtype:
+            raise TypeError(f"inplace=True needs a NumPy array of dtype {np.dtype(dtype)}")
         input[...] = result
         return input
-    return np.asarray(result, dtype=x.dtype)
-
-
-def _f64(input: ArrayLike) -> np.ndarray:
-    return _as_float(input).astype(np.float64)
+    return np.asarray(result).astype(dtype, copy=False)
 
 
 def _normalize_dim(dim: int, ndim: int) -> int:
@@ -87,16 +169,10 @@ def _normalize_dim(dim: int, ndim: int) -> int:
     return dim % rank
 
 
-def erf(input: ArrayLike) -> np.ndarray:
-    r"""The error function $\operatorname{erf}(x) = \frac{2}{\sqrt\pi}\int_0^x e^{-t^2}dt$.
+# --- erf ---------------------------------------------------------------------------------
 
-    For $|x| < 2$ the series $\frac{2}{\sqrt\pi} e^{-x^2}\sum_n \frac{2^n x^{2n+1}}{(2n+1)!!}$
-    (all terms positive, so no cancellation); above, $1 - \operatorname{erfc}(|x|)$ with the
-    continued fraction $\operatorname{erfc}(x) = \frac{e^{-x^2}}{\sqrt\pi}\,
-    \cfrac{1}{x + \cfrac{1/2}{x + \cfrac{1}{x + \cfrac{3/2}{x + \dots}}}}$.
-    Absolute error about 1e-15 against ``math.erf``.
-    """
-    x = _f64(input)
+
+def _erf64(x: np.ndarray) -> np.ndarray:
     a = np.abs(x)
     small = a < _ERF_SERIES_BELOW
     out = np.empty_like(a)
@@ -108,12 +184,27 @@ def erf(input: ArrayLike) -> np.ndarray:
         total = total + term
     out[small] = 2.0 / math.sqrt(math.pi) * np.exp(-s * s) * total
 
-    b = a[~small]
+    b = a[~small]  # includes inf (erf = 1) and nan (stays nan)
     fraction = np.zeros_like(b)
     for k in range(_ERFC_FRACTION_DEPTH, 0, -1):  # evaluated from the innermost level out
         fraction = (k / 2) / (b + fraction)
     out[~small] = 1.0 - np.exp(-b * b) / math.sqrt(math.pi) / (b + fraction)
     return np.copysign(out, x)
+
+
+def erf(input: ArrayLike) -> np.ndarray:
+    r"""The error function $\operatorname{erf}(x) = \frac{2}{\sqrt\pi}\int_0^x e^{-t^2}dt$.
+
+    For $|x| < 2$ the series $\frac{2}{\sqrt\pi} e^{-x^2}\sum_n \frac{2^n x^{2n+1}}{(2n+1)!!}$
+    (all terms positive, so no cancellation); above, $1 - \operatorname{erfc}(|x|)$ with the
+    continued fraction $\operatorname{erfc}(x) = \frac{e^{-x^2}}{\sqrt\pi}\,
+    \cfrac{1}{x + \cfrac{1/2}{x + \cfrac{1}{x + \cfrac{3/2}{x + \dots}}}}$.
+    Absolute error about 1e-15 against ``math.erf``; $\operatorname{erf}(\pm\infty) = \pm 1$.
+    The result has the input's floating dtype (integers and bools give float32, as
+    ``torch.erf``).
+    """
+    x = _promoted("erf", input, allow_bool=True)
+    return _finish(input, _erf64(x.astype(np.float64)), x.dtype, False)
 
 
 def _sigmoid64(x: np.ndarray) -> np.ndarray:
@@ -126,24 +217,87 @@ def _softplus64(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
+def _ieee(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Run ``function`` with NumPy's floating-point warnings off: ``inf - inf`` and
+    ``-inf * 0`` are meant to give ``nan``, as in torch."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 # --- rectifiers ----------------------------------------------------------------------------
 
 
 def relu(input: ArrayLike, inplace: bool = False) -> np.ndarray:
-    r"""$\mathrm{ReLU}(x) = \max(0, x)$."""
-    x = _f64(input)
-    return _finish(input, np.maximum(x, 0.0), inplace)  # NaN propagates, as in torch
+    r"""$\mathrm{ReLU}(x) = \max(0, x)$; ``nan`` stays ``nan``.
+
+    Integer inputs keep their dtype; bool raises ``TypeError``.
+    """
+    x = _real("relu", input)
+    return _finish(input, np.maximum(x, x.dtype.type(0)), x.dtype, inplace)
 
 
 def relu6(input: ArrayLike, inplace: bool = False) -> np.ndarray:
-    r"""$\mathrm{ReLU6}(x) = \min(\max(0, x), 6)$."""
+    r"""$\mathrm{ReLU6}(x) = \min(\max(0, x), 6)$, i.e. ``hardtanh(x, 0, 6)``."""
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
+def hardtanh(
+    input: ArrayLike, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> np.ndarray:
+    r"""$\min(\max(x, \text{min\_val}), \text{max\_val})$; ``nan`` stays ``nan``.
+
+    The bounds are first converted to the input's dtype (for an integer input they are
+    truncated toward zero), as torch converts them, so an integer input gives an integer
+    result.
+
+    Raises:
+        ValueError: if ``min_val > max_val``, a bound overflows the dtype, or the dtype is
+            unsigned and a (truncated) bound is negative.
+        TypeError: for a bool input.
+    """
+    if min_val > max_val:
+        raise ValueError(f"min_val cannot be greater than max_val ({min_val} > {max_val})")
+    x = _real("hardtanh", input)
+    if np.issubdtype(x.dtype, np.integer):  # torch truncates the bounds to integers first
+        min_val, max_val = math.trunc(min_val), math.trunc(max_val)
+        if np.issubdtype(x.dtype, np.unsignedinteger) and (min_val < 0 or max_val < 0):
+            raise ValueError(
+                "cannot do hardtanh on an unsigned type with negative limits "
+                f"({min_val}, {max_val})"
+            )
+    lo, hi = _scalar(min_val, x.dtype, "hardtanh"), _scalar(max_val, x.dtype, "hardtanh")
+    return _finish(input, np.minimum(np.maximum(x, lo), hi), x.dtype, inplace)
+
+
+def threshold(
+    input: ArrayLike, threshold: float, value: float, inplace: bool = False
+) -> np.ndarray:
+    r"""$\text{value}$ where $x \le \text{threshold}$, else $x$ (so ``nan`` stays ``nan``).
+
+    ``threshold`` and ``value`` are converted to the input's dtype first (integers
+    truncate toward zero).
+
+    Raises:
+        ValueError: if ``threshold`` or ``value`` overflows the input's dtype.
+        TypeError: for a bool input.
+    """
+    x = _real("threshold", input)
+    t = _scalar(threshold, x.dtype, "threshold")
+    v = _scalar(value, x.dtype, "threshold")
+    return _finish(input, np.where(x <= t, v, x), x.dtype, inplace)
+
+
+@_ieee
 def leaky_relu(input: ArrayLike, negative_slope: float = 0.01, inplace: bool = False) -> np.ndarray:
-    r"""$x$ for $x > 0$, else $\text{negative\_slope}\cdot x$."""
-    x = _f64(input)
-    return _finish(input, np.where(x > 0, x, negative_slope * x), inplace)
+    r"""$x$ for $x > 0$, else $\text{negative\_slope}\cdot x$ ($-\infty \cdot 0 = $ ``nan``)."""
+    x = _floating("leaky_relu", input)
+    x64, slope = x.astype(np.float64), _coefficient(negative_slope, x.dtype)
+    return _finish(input, np.where(x64 > 0, x64, slope * x64), x.dtype, inplace)
 
 
 def rrelu(
@@ -152,61 +306,102 @@ def rrelu(
     upper: float = 1.0 / 3,
     training: bool = False,
     inplace: bool = False,
+    *,
+    noise: ArrayLike | None = None,
+    generator: np.random.Generator | None = None,
 ) -> np.ndarray:
-    r"""Randomized leaky ReLU in evaluation mode: leaky_relu with slope $(l + u)/2$.
+    r"""Randomized leaky ReLU: $x$ for $x > 0$, else $a\,x$.
+
+    In evaluation $a = (l + u)/2$ for every element (``leaky_relu``). In training each
+    element with $x \le 0$ has its own slope $a_i \sim U(l, u)$, with $l$ = ``lower`` and $u$
+    = ``upper``: $y_i = a_i x_i$ where $x_i \le 0$, else $y_i = x_i$. To be deterministic the
+    reference takes the slopes as ``noise`` (an array of the input's shape, such as the
+    ``noise`` buffer torch's ``rrelu_with_noise`` fills; entries at positive inputs are
+    ignored), or draws them from ``generator`` (a ``numpy.random.Generator``). A slope is
+    rounded to the input's dtype (float32 for float16) before the product, as torch's kernel
+    rounds it.
 
     Raises:
-        ValueError: if ``lower > upper``, or ``training`` is true (the random slopes drawn in
-            training are torch's RNG stream, which this reference does not model).
+        ValueError: if ``lower > upper``, or ``noise`` does not have the input's shape.
     """
     if lower > upper:
         raise ValueError(
             f"Lower bound should be less than or equal to the upper bound (lower={lower}, "
             f"upper={upper})"
         )
-    if training:
-        raise ValueError("rrelu: only training=False (evaluation mode) is specified")
-    return leaky_relu(input, (lower + upper) / 2, inplace)
+    x = _floating("rrelu", input)
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    if noise is None:
+        rng = np.random.default_rng() if generator is None else generator
+        slopes = rng.uniform(lower, upper, size=x.shape)
+    else:
+        slopes = np.asarray(noise, dtype=np.float64)
+        if slopes.shape != x.shape:
+            raise ValueError(f"rrelu: noise of shape {slopes.shape} for input of {x.shape}")
+    slope_dtype = np.result_type(x.dtype, np.float32)
+    slopes = slopes.astype(slope_dtype).astype(np.float64)
+    x64 = x.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        y = np.where(x64 <= 0, x64 * slopes, x64)
+    return _finish(input, y, x.dtype, inplace)
 
 
 def prelu(input: ArrayLike, weight: ArrayLike) -> np.ndarray:
     r"""$x$ for $x > 0$, else $a_c x$, with one learned slope per channel (dim 1).
 
     ``weight`` is 0-d or 1-D with 1 element (shared) or ``input.shape[1]`` elements; a 0-d
-    or 1-D input counts as one channel.
+    or 1-D input counts as one channel. ``weight`` must have the input's dtype.
 
     Raises:
-        ValueError: if ``weight`` has more than one dim or the wrong number of elements.
+        ValueError: if ``weight`` has more than one dim or the wrong number of elements,
+            or the input is 0-d and ``weight`` has more than one element.
+        TypeError: for integer inputs, or a weight of another dtype.
     """
-    x = _f64(input)
-    w = np.asarray(weight, dtype=np.float64)
+    x = _floating("prelu", input)
+    w = np.asarray(weight)
+    if w.dtype != x.dtype:
+        raise TypeError(
+            "prelu: Type promoting not supported. Got "
+            f"{_torch_name(x.dtype)} and {_torch_name(w.dtype)}"
+        )
     if w.ndim > 1:
         raise ValueError(
             f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {w.ndim}"
         )
+    if w.size != 1 and x.ndim == 0:
+        raise ValueError("prelu: Not allow zero-dim input tensor.")
     channels = x.shape[1] if x.ndim >= 2 else 1
     if w.size not in (1, channels):
         raise ValueError(
             "Mismatch of parameter numbers and input channel size. Found parameter numbers "
             f"= {w.size} and channel size = {channels}."
         )
-    slope = w.reshape(-1, *([1] * (x.ndim - 2))) if x.ndim >= 2 else w.reshape(())
-    return _finish(input, np.where(x > 0, x, slope * x))
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    slope = w64.reshape(-1, *([1] * (x.ndim - 2))) if x.ndim >= 2 else w64.reshape(())
+    with np.errstate(invalid="ignore"):
+        return _finish(input, np.where(x64 > 0, x64, slope * x64), x.dtype, False)
 
 
+@_ieee
 def elu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> np.ndarray:
-    r"""$x$ for $x > 0$, else $\alpha(e^x - 1)$."""
-    x = _f64(input)
-    return _finish(input, np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))), inplace)
+    r"""$x$ for $x > 0$, else $\alpha(e^x - 1)$; $\mathrm{ELU}(-\infty) = -\alpha$."""
+    x = _floating("elu", input)
+    x64, alpha = x.astype(np.float64), _coefficient(alpha, x.dtype)
+    y = np.where(x64 > 0, x64, alpha * np.expm1(np.minimum(x64, 0.0)))
+    return _finish(input, y, x.dtype, inplace)
 
 
+@_ieee
 def selu(input: ArrayLike, inplace: bool = False) -> np.ndarray:
     r"""$\lambda\,\mathrm{ELU}_\alpha(x)$ with $\alpha \approx 1.6733$, $\lambda \approx 1.0507$."""
-    x = _f64(input)
-    y = SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0.0)))
-    return _finish(input, y, inplace)
+    x = _floating("elu", input)  # torch's selu runs the elu kernel
+    x64 = x.astype(np.float64)
+    y = SELU_SCALE * np.where(x64 > 0, x64, SELU_ALPHA * np.expm1(np.minimum(x64, 0.0)))
+    return _finish(input, y, x.dtype, inplace)
 
 
+@_ieee
 def celu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> np.ndarray:
     r"""$\max(0, x) + \min(0, \alpha(e^{x/\alpha} - 1))$.
 
@@ -215,203 +410,234 @@ def celu(input: ArrayLike, alpha: float = 1.0, inplace: bool = False) -> np.ndar
     """
     if alpha == 0:
         raise ValueError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    x = _f64(input)
-    y = np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0) / alpha))
-    return _finish(input, y, inplace)
+    x = _floating("elu", input)  # torch's celu runs the elu kernel
+    x64, alpha = x.astype(np.float64), _coefficient(alpha, x.dtype)
+    y = np.where(x64 > 0, x64, alpha * np.expm1(np.minimum(x64, 0.0) / alpha))
+    return _finish(input, y, x.dtype, inplace)
 
 
+@_ieee
 def gelu(input: ArrayLike, approximate: str = "none") -> np.ndarray:
     r"""$x\,\Phi(x) = \frac{x}{2}\left(1 + \operatorname{erf}(x/\sqrt2)\right)$.
 
     With ``approximate='tanh'``:
     $\frac{x}{2}\left(1 + \tanh\left(\sqrt{2/\pi}\,(x + 0.044715\,x^3)\right)\right)$.
+    Evaluated as written: $\mathrm{GELU}(+\infty) = +\infty$ and $\mathrm{GELU}(-\infty) =
+    -\infty \cdot 0 = $ ``nan`` in both forms.
 
     Raises:
         ValueError: if ``approximate`` is neither ``'none'`` nor ``'tanh'``.
     """
-    x = _f64(input)
-    if approximate == "none":
-        y = 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
-    elif approximate == "tanh":
-        y = 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
-    else:
+    if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    return _finish(input, y)
+    x = _floating("GeluKernelImpl", input)
+    x64 = x.astype(np.float64)
+    if approximate == "none":
+        y = 0.5 * x64 * (1.0 + _erf64(x64 / math.sqrt(2.0)))
+    else:
+        inner = math.sqrt(2.0 / math.pi) * (x64 + 0.044715 * x64**3)
+        y = 0.5 * x64 * (1.0 + np.tanh(inner))
+    return _finish(input, y, x.dtype, False)
 
 
+@_ieee
 def silu(input: ArrayLike, inplace: bool = False) -> np.ndarray:
-    r"""$\mathrm{SiLU}(x) = x\,\sigma(x)$ (swish)."""
-    x = _f64(input)
-    return _finish(input, x * _sigmoid64(x), inplace)
+    r"""$\mathrm{SiLU}(x) = x\,\sigma(x)$ (swish); $\mathrm{SiLU}(-\infty) = $ ``nan``."""
+    x = _floating("silu", input)
+    x64 = x.astype(np.float64)
+    return _finish(input, x64 * _sigmoid64(x64), x.dtype, inplace)
 
 
+@_ieee
 def mish(input: ArrayLike, inplace: bool = False) -> np.ndarray:
-    r"""$\mathrm{Mish}(x) = x \tanh(\mathrm{softplus}(x))$."""
-    x = _f64(input)
-    return _finish(input, x * np.tanh(_softplus64(x)), inplace)
+    r"""$\mathrm{Mish}(x) = x \tanh(\mathrm{softplus}(x))$; $\mathrm{Mish}(-\infty) = $ ``nan``."""
+    x = _floating("mish", input)
+    x64 = x.astype(np.float64)
+    return _finish(input, x64 * np.tanh(_softplus64(x64)), x.dtype, inplace)
+
+
+@_ieee
+def hardswish(input: ArrayLike, inplace: bool = False) -> np.ndarray:
+    r"""$x\,\mathrm{ReLU6}(x + 3) / 6$; $\mathrm{Hardswish}(-\infty) = $ ``nan``."""
+    x = _floating("hardswish", input)
+    x64 = x.astype(np.float64)
+    return _finish(input, x64 * np.clip(x64 + 3.0, 0.0, 6.0) / 6.0, x.dtype, inplace)
 
 
 # --- sigmoids and their relatives --------------------------------------------------------
 
 
 def sigmoid(input: ArrayLike) -> np.ndarray:
-    r"""$\sigma(x) = 1 / (1 + e^{-x})$, in $(0, 1)$; $\sigma'(x) = \sigma(x)(1 - \sigma(x))$."""
-    return _finish(input, _sigmoid64(_f64(input)))
+    r"""$\sigma(x) = 1 / (1 + e^{-x})$, in $(0, 1)$; $\sigma'(x) = \sigma(x)(1 - \sigma(x))$.
+
+    Integer and bool inputs give float32.
+    """
+    x = _promoted("sigmoid", input, allow_bool=True)
+    return _finish(input, _sigmoid64(x.astype(np.float64)), x.dtype, False)
 
 
 def logsigmoid(input: ArrayLike) -> np.ndarray:
     r"""$\log\sigma(x) = -\mathrm{softplus}(-x)$, computed without overflow."""
-    return _finish(input, -_softplus64(-_f64(input)))
-
-
-def tanh(input: ArrayLike) -> np.ndarray:
-    r"""$\tanh(x) = (e^x - e^{-x}) / (e^x + e^{-x}) = 2\sigma(2x) - 1$."""
-    return _finish(input, np.tanh(_f64(input)))
-
-
-def tanhshrink(input: ArrayLike) -> np.ndarray:
-    r"""$x - \tanh(x)$."""
-    x = _f64(input)
-    return _finish(input, x - np.tanh(x))
-
-
-def softsign(input: ArrayLike) -> np.ndarray:
-    r"""$x / (1 + |x|)$."""
-    x = _f64(input)
-    return _finish(input, x / (1.0 + np.abs(x)))
-
-
-def softplus(input: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
-    r"""$\frac{1}{\beta}\log(1 + e^{\beta x})$, or $x$ where $\beta x > \text{threshold}$."""
-    x = _f64(input)
-    with np.errstate(over="ignore", divide="ignore"):  # beta=0 gives inf, as in torch
-        smooth = np.log1p(np.exp(np.minimum(beta * x, threshold))) / beta
-    return _finish(input, np.where(beta * x > threshold, x, smooth))
+    x = _floating("log_sigmoid", input)
+    return _finish(input, -_softplus64(-x.astype(np.float64)), x.dtype, False)
 
 
 def hardsigmoid(input: ArrayLike, inplace: bool = False) -> np.ndarray:
     r"""$\mathrm{ReLU6}(x + 3) / 6$: 0 below -3, 1 above 3, linear between."""
-    x = _f64(input)
-    return _finish(input, np.clip(x + 3.0, 0.0, 6.0) / 6.0, inplace)
+    x = _floating("hardsigmoid", input)
+    y = np.clip(x.astype(np.float64) + 3.0, 0.0, 6.0) / 6.0
+    return _finish(input, y, x.dtype, inplace)
 
 
-def hardswish(input: ArrayLike, inplace: bool = False) -> np.ndarray:
-    r"""$x\,\mathrm{ReLU6}(x + 3) / 6$."""
-    x = _f64(input)
-    return _finish(input, x * np.clip(x + 3.0, 0.0, 6.0) / 6.0, inplace)
+def tanh(input: ArrayLike) -> np.ndarray:
+    r"""$\tanh(x) = (e^x - e^{-x}) / (e^x + e^{-x}) = 2\sigma(2x) - 1$.
 
-
-# --- clamps and shrinks ----------------------------------------------------------------------
-
-
-def hardtanh(
-    input: ArrayLike, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
-) -> np.ndarray:
-    r"""$\min(\max(x, \text{min\_val}), \text{max\_val})$.
-
-    Raises:
-        ValueError: if ``min_val > max_val``.
+    Integer and bool inputs give float32.
     """
-    if min_val > max_val:
-        raise ValueError(f"min_val cannot be greater than max_val ({min_val} > {max_val})")
-    x = _as_float(input)
-    # The bounds are compared in the input's dtype, as torch casts them to it.
-    lo, hi = np.asarray(min_val, x.dtype), np.asarray(max_val, x.dtype)
-    return _finish(input, np.minimum(np.maximum(x, lo), hi), inplace)
+    x = _promoted("tanh", input, allow_bool=True)
+    return _finish(input, np.tanh(x.astype(np.float64)), x.dtype, False)
 
 
-def threshold(
-    input: ArrayLike, threshold: float, value: float, inplace: bool = False
-) -> np.ndarray:
-    r"""$x$ where $x > \text{threshold}$, else $\text{value}$."""
-    x = _as_float(input)
-    keep = x > np.asarray(threshold, x.dtype)
-    return _finish(input, np.where(keep, x, np.asarray(value, x.dtype)), inplace)
+@_ieee
+def tanhshrink(input: ArrayLike) -> np.ndarray:
+    r"""$x - \tanh(x)$. Integer inputs give float32; bool raises."""
+    x = _promoted("tanhshrink", input, allow_bool=False)
+    x64 = x.astype(np.float64)
+    return _finish(input, x64 - np.tanh(x64), x.dtype, False)
+
+
+@_ieee
+def softsign(input: ArrayLike) -> np.ndarray:
+    r"""$x / (1 + |x|)$; $\pm\infty / \infty = $ ``nan``. Integers give float32; bool raises."""
+    x = _promoted("softsign", input, allow_bool=False)
+    x64 = x.astype(np.float64)
+    return _finish(input, x64 / (1.0 + np.abs(x64)), x.dtype, False)
+
+
+@_ieee
+def softplus(input: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+    r"""$\frac{1}{\beta}\log(1 + e^{\beta x})$, or $x$ where $\beta x > \text{threshold}$."""
+    x = _floating("softplus", input)
+    x64 = x.astype(np.float64)
+    smooth = np.log1p(np.exp(np.minimum(beta * x64, threshold))) / beta  # beta=0 gives inf
+    return _finish(input, np.where(beta * x64 > threshold, x64, smooth), x.dtype, False)
+
+
+# --- shrinks -------------------------------------------------------------------------------
 
 
 def hardshrink(input: ArrayLike, lambd: float = 0.5) -> np.ndarray:
-    r"""$x$ where $|x| > \lambda$, else 0."""
-    x = _as_float(input)
-    lam = np.asarray(lambd, x.dtype)
-    return _finish(input, np.where((x >= -lam) & (x <= lam), 0.0, x))
+    r"""$0$ where $-\lambda \le x \le \lambda$, else $x$ (so ``nan`` stays ``nan``)."""
+    x = _floating("hardshrink", input)
+    lam = _scalar(lambd, x.dtype, "hardshrink")
+    return _finish(input, np.where((x >= -lam) & (x <= lam), x.dtype.type(0), x), x.dtype, False)
 
 
 def softshrink(input: ArrayLike, lambd: float = 0.5) -> np.ndarray:
-    r"""$x - \lambda$ above $\lambda$, $x + \lambda$ below $-\lambda$, else 0.
+    r"""$x - \lambda$ above $\lambda$, $x + \lambda$ below $-\lambda$, else $0$ (``nan``
+    stays ``nan``: the middle branch is $0 \cdot x$).
 
     Raises:
         ValueError: if ``lambd`` is negative.
     """
     if lambd < 0:
         raise ValueError(f"softshrink: lambda must be in range [0, inf), but found {lambd}")
-    x = _as_float(input)
-    lam = np.asarray(lambd, x.dtype)
-    return _finish(input, np.where(x > lam, x - lam, np.where(x < -lam, x + lam, 0.0)))
+    x = _floating("softshrink", input)
+    lam = _scalar(lambd, x.dtype, "softshrink")
+    with np.errstate(invalid="ignore"):
+        y = np.where(x > lam, x - lam, np.where(x < -lam, x + lam, x * 0))
+    return _finish(input, y, x.dtype, False)
 
 
 # --- softmax family ----------------------------------------------------------------------
 
 
 def _softmax_input(
-    name: str, input: ArrayLike, dim: int | None, dtype: DTypeLike | None
-) -> tuple[np.ndarray, int, np.dtype]:
-    """The input in float64, the wrapped dim and the result dtype of a softmax-like call.
+    name: str, input: ArrayLike, dim: int | None, stacklevel: int, dtype: DTypeLike | None
+) -> tuple[np.ndarray, int, tuple[int, ...], np.dtype]:
+    """The input in float64 (at least 1-d), the wrapped dim, the input's shape and the
+    result dtype of a softmax-like call.
 
     ``dim=None`` is torch's deprecated implicit choice: 0 for 0-, 1- and 3-d input, else 1.
+    An empty input of any dtype passes (torch's kernel, which rejects integers, never runs)
+    and keeps its dtype.
     """
-    x = _as_float(input) if dtype is None else np.asarray(input).astype(dtype)
+    x = np.asarray(input)
+    if name == "softmin" and x.dtype == np.bool_:  # torch negates the input first
+        raise TypeError("softmin: Negation, the `-` operator, on a bool tensor is not supported")
     if dim is None:
         warnings.warn(
             f"Implicit dimension choice for {name} has been deprecated. "
             "Change the call to include dim=X as an argument.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         dim = 0 if x.ndim in (0, 1, 3) else 1
+    if dtype is not None:
+        x = x.astype(dtype)
     axis = _normalize_dim(dim, x.ndim)
-    return x.astype(np.float64).reshape(x.shape or (1,)), axis, x.dtype
+    if x.size:
+        x = _floating(name, x)
+    return x.astype(np.float64).reshape(x.shape or (1,)), axis, x.shape, x.dtype
 
 
+@_ieee
 def _log_softmax64(x: np.ndarray, axis: int) -> np.ndarray:
-    """log softmax along ``axis``: subtracting the max first keeps ``exp`` finite."""
+    """log softmax along ``axis``: subtracting the max first keeps ``exp`` finite. A slice
+    holding ``nan`` or ``+inf``, or only ``-inf``, gives ``nan`` throughout (``inf - inf``)."""
     if x.shape[axis] == 0:
         return x
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def softmax(input: ArrayLike, dim: int | None = None, dtype: DTypeLike | None = None) -> np.ndarray:
+def softmax(
+    input: ArrayLike,
+    dim: int | None = None,
+    _stacklevel: int = 3,
+    dtype: DTypeLike | None = None,
+) -> np.ndarray:
     r"""$\mathrm{softmax}(x)_i = e^{x_i} / \sum_j e^{x_j}$ along ``dim``.
 
     Each slice along ``dim`` is positive and sums to 1; adding a constant to a slice leaves
-    it unchanged. ``dtype`` casts the input first.
+    it unchanged. ``dtype`` casts the input first (and may make an integer input valid).
 
     Raises:
         IndexError: if ``dim`` is out of range.
+        TypeError: if the input (after ``dtype``) is not floating and not empty.
     """
-    x, axis, out_dtype = _softmax_input("softmax", input, dim, dtype)
-    return np.exp(_log_softmax64(x, axis)).reshape(np.shape(input)).astype(out_dtype)
+    x, axis, shape, out_dtype = _softmax_input("softmax", input, dim, _stacklevel, dtype)
+    return np.exp(_log_softmax64(x, axis)).reshape(shape).astype(out_dtype)
 
 
-def softmin(input: ArrayLike, dim: int | None = None, dtype: DTypeLike | None = None) -> np.ndarray:
+def softmin(
+    input: ArrayLike,
+    dim: int | None = None,
+    _stacklevel: int = 3,
+    dtype: DTypeLike | None = None,
+) -> np.ndarray:
     r"""$\mathrm{softmin}(x) = \mathrm{softmax}(-x)$ along ``dim``."""
-    x, axis, out_dtype = _softmax_input("softmin", input, dim, dtype)
-    return np.exp(_log_softmax64(-x, axis)).reshape(np.shape(input)).astype(out_dtype)
+    x, axis, shape, out_dtype = _softmax_input("softmin", input, dim, _stacklevel, dtype)
+    return np.exp(_log_softmax64(-x, axis)).reshape(shape).astype(out_dtype)
 
 
 def log_softmax(
-    input: ArrayLike, dim: int | None = None, dtype: DTypeLike | None = None
+    input: ArrayLike,
+    dim: int | None = None,
+    _stacklevel: int = 3,
+    dtype: DTypeLike | None = None,
 ) -> np.ndarray:
     r"""$\log\mathrm{softmax}(x)_i = x_i - \log\sum_j e^{x_j}$ along ``dim``, computed stably."""
-    x, axis, out_dtype = _softmax_input("log_softmax", input, dim, dtype)
-    return _log_softmax64(x, axis).reshape(np.shape(input)).astype(out_dtype)
+    x, axis, shape, out_dtype = _softmax_input("log_softmax", input, dim, _stacklevel, dtype)
+    return _log_softmax64(x, axis).reshape(shape).astype(out_dtype)
 
 
 def softmax2d(input: ArrayLike) -> np.ndarray:
-    r"""``nn.Softmax2d``: softmax over the channels (dim -3) at every spatial location.
+    r"""``nn.Softmax2d``: softmax over the channels (dim -3) at every spatial location of a
+    ``(C, H, W)`` (unbatched) or ``(N, C, H, W)`` input.
 
     Raises:
-        ValueError: if the input is not 3-D ``(C, H, W)`` or 4-D ``(N, C, H, W)``.
+        ValueError: if the input is not 3-D or 4-D.
     """
     ndim = np.ndim(input)
     if ndim not in (3, 4):

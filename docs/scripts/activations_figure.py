@@ -1,9 +1,10 @@
 """Plot the activations of ``reference/activations.py`` on [-5, 7].
 
-Writes ``docs/assets/figures/activations.svg``: six panels (rectifiers, exponential units,
-self-gated units, squashing functions, softplus and shrinks, and the two derivatives the
-notes discuss). The curves are the reference's, not torch's. Reproducible byte for byte
-(fixed SVG ids, no date, text kept as text): ``python docs/scripts/activations_figure.py``.
+Writes ``docs/assets/figures/activations.svg``: six panels (rectifiers with one training
+draw of RReLU, exponential units, self-gated units, squashing functions, softplus and
+shrinks, and the derivatives the notes discuss). The curves are the reference's, not
+torch's. Reproducible byte for byte (fixed SVG ids, no date, text kept as text):
+``python docs/scripts/activations_figure.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ PANELS = [
             ("ReLU6", A.relu6(X)),
             ("LeakyReLU(0.2)", A.leaky_relu(X, 0.2)),
             ("RReLU (eval)", A.rrelu(X)),
+            (
+                "RReLU (train, one draw)",
+                A.rrelu(X, training=True, generator=np.random.default_rng(0)),
+            ),
             ("PReLU(a=0.25)", A.prelu(X, np.array([0.25]))),
         ],
     ),
@@ -93,17 +98,22 @@ PANELS = [
 
 
 def main() -> None:
-    plt.rcParams.update({"svg.hashsalt": "activations", "svg.fonttype": "none", "font.size": 8})
-    fig, axes = plt.subplots(2, 3, figsize=(10, 6), sharex=True)
+    # 7.5 in wide: shown at about its natural size in the page column, so 10 pt text stays
+    # at least 9 pt on screen.
+    plt.rcParams.update({"svg.hashsalt": "activations", "svg.fonttype": "none", "font.size": 10})
+    fig, axes = plt.subplots(3, 2, figsize=(7.5, 10), sharex=True)
     for ax, (title, ylim, curves) in zip(axes.flat, PANELS, strict=True):
         for label, y in curves:
+            if label.startswith("RReLU (train"):
+                ax.plot(X, y, ".", label=label, markersize=2.5, color="#555555")
+                continue
             ax.plot(X, y, label=label, linewidth=1.4)
         ax.axhline(0, color="#999999", linewidth=0.6)
         ax.axvline(0, color="#999999", linewidth=0.6)
         ax.set_title(title)
         ax.set_ylim(*ylim)
         ax.grid(True, linewidth=0.3)
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
+        ax.legend(loc="upper left", fontsize=9, frameon=False)
     for ax in axes[-1]:
         ax.set_xlabel("x")
     fig.tight_layout()
