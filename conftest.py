@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import re
 from pathlib import Path
 
 import pytest
@@ -165,14 +166,22 @@ def _device_of(item: pytest.Item) -> str:
 NO_GPU = "no CUDA GPU: torch.cuda.is_available() is False on this machine"
 
 
+_IMPORTS_TORCHVISION = re.compile(r"^\s*(?:import|from)\s+torchvision\b", re.MULTILINE)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
+
+    from tests.support import HAS_TORCHVISION, TORCHVISION_PROBLEM
 
     profile = _current_profile()
     no_gpu = not torch.cuda.is_available()
     for item in items:
         if no_gpu and item.get_closest_marker("cuda"):  # the device fixture's cuda param too
             item.add_marker(pytest.mark.skip(reason=NO_GPU))
+        code = getattr(item, "code", None)  # a docs fence (pytest-markdown-docs)
+        if not HAS_TORCHVISION and code and _IMPORTS_TORCHVISION.search(code):
+            item.add_marker(pytest.mark.skip(reason=TORCHVISION_PROBLEM))
         item.user_properties.append(("spec", _clauses_of(item)))
         item.user_properties.append(("device", _device_of(item)))
         if profile == "ci":

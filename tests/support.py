@@ -20,7 +20,22 @@ from torch.torch_version import TorchVersion
 
 TORCH_VERSION = TorchVersion(torch.__version__)  # compares with strings: TORCH_VERSION >= "2.6"
 RELEASE = f"torch {TORCH_VERSION.split('+')[0]}"  # the release as reasons name it
-HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
+
+
+def _torchvision_problem() -> str:
+    """Why torchvision cannot be used here, or '' when it can: not installed, or (as PyPI's
+    build beside a CPU-only torch) failing to load."""
+    if importlib.util.find_spec("torchvision") is None:
+        return "torchvision is not installed"
+    try:
+        import torchvision  # noqa: F401
+    except Exception as error:  # a broken build raises RuntimeError, not ImportError
+        return f"torchvision cannot be imported beside this torch: {type(error).__name__}: {error}"
+    return ""
+
+
+TORCHVISION_PROBLEM = _torchvision_problem()
+HAS_TORCHVISION = not TORCHVISION_PROBLEM
 
 
 def torch_at_least(version: str) -> bool:
@@ -54,33 +69,32 @@ def requires_torch(version: str, why: str) -> pytest.MarkDecorator:
     )
 
 
-def known_torch_bug(*, fixed_in: str | None, issue: str, why: str) -> pytest.MarkDecorator:
+def known_torch_bug(
+    *, fixed_in: str | None, issue: str, why: str, affected: bool | None = None
+) -> pytest.MarkDecorator:
     """A strict xfail on the releases that have a torch bug (all of them when ``fixed_in`` is
     None): the conformance page shows it as a known deviation, and the xfail turns red the
     day the bug is fixed, so the mark flags its own removal. ``issue`` names the upstream
-    report, e.g. ``"pytorch/pytorch#53712"``."""
-    affected = fixed_in is None or not torch_at_least(fixed_in)
+    report, e.g. ``"pytorch/pytorch#53712"``. Where the bug depends on more than the release
+    (a NumPy version, a build), ``affected`` is a probe of it and ``fixed_in`` still names the
+    first release known to be free of it."""
+    if affected is None:
+        affected = fixed_in is None or not torch_at_least(fixed_in)
     releases = "every release so far" if fixed_in is None else f"torch < {fixed_in}"
     return pytest.mark.xfail(
         affected, strict=True, reason=f"torch bug ({issue}, {releases}): {why}"
     )
 
 
-requires_torchvision = pytest.mark.skipif(
-    not HAS_TORCHVISION, reason="torchvision is not installed"
-)
+requires_torchvision = pytest.mark.skipif(not HAS_TORCHVISION, reason=TORCHVISION_PROBLEM)
 
 
 def import_torchvision_or_skip() -> Any:
-    """torchvision, or a skip of the calling test module naming why it cannot be imported
-    (not installed, or, as PyPI's build beside a CPU-only torch, failing to load)."""
-    try:
-        import torchvision
-    except Exception as error:  # a broken build raises RuntimeError, not ImportError
-        pytest.skip(
-            f"torchvision cannot be imported: {type(error).__name__}: {error}",
-            allow_module_level=True,
-        )
+    """torchvision, or a skip of the calling test module naming why it cannot be used."""
+    if not HAS_TORCHVISION:
+        pytest.skip(TORCHVISION_PROBLEM, allow_module_level=True)
+    import torchvision
+
     return torchvision
 
 # One tolerance per dtype, used by every comparison of torch with the reference. float64 is

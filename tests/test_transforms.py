@@ -8,13 +8,16 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-import torchvision
 from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
-from torchvision import transforms as T
-from torchvision.transforms import functional as TF
+
+from tests.support import import_torchvision_or_skip
+
+torchvision = import_torchvision_or_skip()  # every test here is about torchvision.transforms
+from torchvision import transforms as T  # noqa: E402
+from torchvision.transforms import functional as TF  # noqa: E402
 
 from reference.transforms import (
     center_crop,
