@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from reference import random
+
 # --- the loader's arithmetic ------------------------------------------------------------
 
 
@@ -46,20 +48,38 @@ def batch_sizes(n: int, batch_size: int, drop_last: bool = False) -> list[int]:
     return [batch_size] * full + ([rest] if rest and not drop_last else [])
 
 
-def shuffle_order(n: int, generator: torch.Generator) -> list[int]:
+def _drawn_by_reference(generator: torch.Generator | random.Generator, draw: Any) -> Any:
+    """``draw(g)`` on a reference generator ``g`` holding ``generator``'s state; a
+    ``torch.Generator`` is then advanced exactly as torch's own draws would advance it
+    (DESIGN principle 1: the shuffle order comes from ``reference.random``)."""
+    if isinstance(generator, random.Generator):
+        return draw(generator)
+    reference = random.Generator().set_state(generator.get_state().numpy())
+    result = draw(reference)
+    generator.set_state(torch.from_numpy(reference.get_state()))
+    return result
+
+
+def shuffle_order(n: int, generator: torch.Generator | random.Generator) -> list[int]:
     """The sample order of one full epoch of ``DataLoader(ds, shuffle=True, generator=g)``,
-    advancing ``g`` as the epoch does.
+    advancing ``g`` as the epoch does (``g`` a ``torch.Generator`` or a
+    ``reference.random.Generator``).
 
     Starting the epoch (``iter(loader)``) draws the workers' base seed, one int64, from
     ``g``; the ``RandomSampler`` then yields ``torch.randperm(n, generator=g)``, and when it
     is exhausted draws one more ``randperm(n)`` for the ``num_samples % n = 0`` extra
     samples (none are used). So one seeded generator reproduces every epoch, and an epoch
-    left early (``break``) shifts the orders of the epochs after it.
+    left early (``break``) shifts the orders of the epochs after it. The permutations are
+    computed by ``reference.random`` from the generator's state.
     """
-    torch.empty((), dtype=torch.int64).random_(generator=generator)
-    order = torch.randperm(n, generator=generator).tolist()
-    torch.randperm(n, generator=generator)  # the sampler's (empty) remainder draw
-    return order
+
+    def epoch(g: random.Generator) -> list[int]:
+        g.random_((), "int64")  # the workers' base seed
+        order = g.randperm(n).tolist()
+        g.randperm(n)  # the sampler's (empty) remainder draw
+        return order
+
+    return _drawn_by_reference(generator, epoch)
 
 
 def worker_shard(start: int, end: int, worker_id: int, num_workers: int) -> range:
@@ -228,12 +248,13 @@ def split_lengths(n: int, lengths: Sequence[float]) -> list[int]:
 
 
 def random_split(
-    dataset: Any, lengths: Sequence[float], generator: torch.Generator
+    dataset: Any, lengths: Sequence[float], generator: torch.Generator | random.Generator
 ) -> list[Subset]:
-    """Disjoint random subsets covering ``dataset``: one ``torch.randperm(n, generator)`` cut
-    into consecutive pieces of :func:`split_lengths` sizes."""
+    """Disjoint random subsets covering ``dataset``: one ``torch.randperm(n, generator)``,
+    computed by ``reference.random`` from the generator's state, cut into consecutive pieces
+    of :func:`split_lengths` sizes."""
     sizes = split_lengths(len(dataset), lengths)
-    order = torch.randperm(sum(sizes), generator=generator).tolist()
+    order = _drawn_by_reference(generator, lambda g: g.randperm(sum(sizes)).tolist())
     return [
         Subset(dataset, order[end - size : end])
         for size, end in zip(sizes, accumulate(sizes), strict=True)

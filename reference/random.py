@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -84,11 +85,22 @@ _MCG31_A, _MCG31_M = 1132489760, 2**31 - 1
 # --- the Mersenne Twister ----------------------------------------------------------------
 
 
+_SEEDER = np.random.RandomState(0)  # reseeded under a lock: cheaper than a new one per seed
+_SEEDER_LOCK = threading.Lock()
+
+
 def _init_genrand(seed: int) -> np.ndarray:
     """The 624-word state `std::mt19937(seed)` starts from (Matsumoto and Nishimura's
     `init_genrand`: $x_0 = s$, $x_j = 1812433253 \\cdot (x_{j-1} \\oplus (x_{j-1} \\gg 30)) + j
     \\bmod 2^{32}$). NumPy's `RandomState` seeds its MT19937 the same way."""
-    return np.random.RandomState(seed & 0xFFFFFFFF).get_state()[1].astype(_U32)
+    with _SEEDER_LOCK:
+        _SEEDER.seed(seed & 0xFFFFFFFF)
+        return _SEEDER.get_state()[1].astype(_U32)
+
+
+def _mix(x: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    y = (upper & _UPPER) | (lower & _LOWER)
+    return x ^ (y >> _U32(1)) ^ ((y & _U32(1)) * _MATRIX_A)
 
 
 def _twist(key: np.ndarray) -> np.ndarray:
@@ -97,10 +109,10 @@ def _twist(key: np.ndarray) -> np.ndarray:
     $x_{i+1}$ (indices mod 624). Element $i \ge 227$ reads $x_{i-227}$ already replaced, so the
     update runs in four vectorized slices, each reading only finished words."""
     x = key.copy()
-    for lo, hi in ((0, 227), (227, 454), (454, MT_N - 1), (MT_N - 1, MT_N)):
-        i = np.arange(lo, hi)
-        y = (x[i] & _UPPER) | (x[(i + 1) % MT_N] & _LOWER)
-        x[i] = x[(i + MT_M) % MT_N] ^ (y >> _U32(1)) ^ np.where(y & _U32(1), _MATRIX_A, _U32(0))
+    x[0:227] = _mix(x[397:624], x[0:227], x[1:228])
+    x[227:454] = _mix(x[0:227], x[227:454], x[228:455])
+    x[454:623] = _mix(x[227:396], x[454:623], x[455:624])
+    x[623:624] = _mix(x[396:397], x[623:624], x[0:1])
     return x
 
 
@@ -691,6 +703,8 @@ def _forward_shuffle(targets: np.ndarray) -> np.ndarray:
     is none; the final entry $i$ is $j_i$ if `pred(j_i, i)` is none, else `term(pred(j_i, i))`
     (entry $n-1$ as if $j_{n-1} = n-1$)."""
     n = len(targets) + 1
+    if n == 1:
+        return np.zeros(1, np.int64)
     keys = np.sort(targets * n + np.arange(n - 1))  # (target, step), sorted
 
     def pred(q: np.ndarray, t: np.ndarray) -> np.ndarray:
