@@ -830,6 +830,22 @@ def _slice(x: Tensor, dim: int, sl: slice) -> Tensor:
     return _unary(x, "SliceBackward0", x.data[key], vjp, view=True)
 
 
+# Which slices of a multi-dim index torch skips, recording no node: start 0, step 1 and a stop
+# that reaches the end of the dim, read from the slice as written (None is 0, the largest
+# int64 and 1). From torch 2.9 the stop may be anything >= the size (`:`, `0:5` on 3 rows);
+# through torch 2.8 it had to equal the size exactly, so `:` recorded a SliceBackward0.
+WHOLE_SLICE_STOP: str = ">="  # "==" describes torch 2.4 to 2.8
+
+
+def _skips_slice(sl: slice, size: int) -> bool:
+    """Whether a slice in a multi-dim index is skipped (aten's ``applySlice`` shortcut)."""
+    start = 0 if sl.start is None else sl.start
+    stop = 2**63 - 1 if sl.stop is None else sl.stop
+    step = 1 if sl.step is None else sl.step
+    reaches_end = stop >= size if WHOLE_SLICE_STOP == ">=" else stop == size
+    return start == 0 and step == 1 and reaches_end
+
+
 def _index_array(k: Any) -> np.ndarray | None:
     """The integer or bool array of an advanced index (list, ndarray, Tensor), else None."""
     if isinstance(k, (list, np.ndarray, Tensor)):
@@ -862,8 +878,7 @@ def _getitem(x: Tensor, key: Any) -> Tensor:
         elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
             out = _select(out, dim, int(k))
         elif isinstance(k, slice):
-            whole = k.indices(out.shape[dim]) == (0, out.shape[dim], 1) and (k.step or 1) > 0
-            if lone_slice or not whole:
+            if lone_slice or not _skips_slice(k, out.shape[dim]):
                 out = _slice(out, dim, k)
             dim += 1
         elif arr is not None and arr.dtype == bool:  # a mask stands for its nonzero indices
