@@ -37,6 +37,9 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     """The strictly built site directory and how long the build took."""
+    pytest.importorskip(
+        "mkdocs", reason="mkdocs is not installed (the docs extra: pip install -e '.[docs]')"
+    )
     from filelock import FileLock
 
     shared = tmp_path_factory.getbasetemp()
