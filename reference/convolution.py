@@ -1,9 +1,16 @@
-"""Convolution, pooling, padding and linear layers from first principles (NumPy only).
+"""Convolution, pooling, padding, resizing and linear layers from first principles (NumPy only).
 
 Every sliding-window op (convolution, pooling, unfold) goes through one helper pair:
 ``_window_count`` holds the output-size formula and ``_windows`` views the padded input as
 ``(..., *out, *kernel)`` with stride tricks. Inputs are ``(N, C, *spatial)`` arrays, or
-``(C, *spatial)`` unbatched, exactly as in ``torch.nn.functional``.
+``(C, *spatial)`` unbatched, exactly as in ``torch.nn.functional``; a zero batch ``N = 0``
+is accepted everywhere torch accepts it, and each op rejects the empty channel or spatial
+sizes torch rejects (see ``_batched``). Results keep the input's dtype; inputs, weights and
+biases of different dtypes raise ``TypeError`` naming both dtypes, as torch does.
+
+The module also holds small classes for the layers whose behaviour is more than their
+functional form: the padding layers (``ZeroPad2d`` ...), ``Upsample``, ``Unfold``/``Fold``,
+``Linear`` and ``LazyLinear``.
 """
 
 from __future__ import annotations
@@ -15,12 +22,39 @@ from typing import Literal
 import numpy as np
 
 IntOrTuple = int | Sequence[int]
+Nonempty = Literal["none", "features", "given", "spatial"]
 
 __all__ = [
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
+    "Fold",
+    "LazyLinear",
+    "Linear",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
+    "Unfold",
+    "Upsample",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
     "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "antialias_weights",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "bilinear",
     "conv1d",
     "conv2d",
@@ -28,14 +62,23 @@ __all__ = [
     "conv_output_size",
     "conv_transpose1d",
     "conv_transpose2d",
+    "conv_transpose3d",
     "conv_transpose_output_size",
     "default_init_bounds",
     "fold",
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
     "interpolate",
     "linear",
+    "lp_pool1d",
     "lp_pool2d",
+    "lp_pool3d",
     "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
     "pad",
     "pool_output_size",
     "unfold",
@@ -57,21 +100,50 @@ def _ntuple(value: IntOrTuple, n: int, name: str) -> tuple[int, ...]:
     return values
 
 
-def _batched(input: np.ndarray, n: int, name: str) -> tuple[np.ndarray, bool]:
-    """``input`` as ``(N, C, *spatial)`` with ``n`` spatial dims; True if it was unbatched."""
+def _batched(
+    input: np.ndarray, n: int, name: str, nonempty: Nonempty = "features"
+) -> tuple[np.ndarray, bool]:
+    """``input`` as ``(N, C, *spatial)`` with ``n`` spatial dims; True if it was unbatched.
+
+    ``nonempty`` is the part torch requires to be non-empty: ``"features"`` every dim but
+    the batch (an unbatched input's channels included: max/avg pooling, unfold, resizing),
+    ``"given"`` every dim but the first of the array as given (so an unbatched input may
+    have zero channels: adaptive max pooling), ``"spatial"`` only the spatial dims
+    (adaptive average pooling in 1-D and 2-D), ``"none"`` nothing (convolution).
+    """
     x = np.asarray(input)
-    if x.ndim == n + 1:
-        return x[None], True
-    if x.ndim != n + 2:
+    if x.ndim not in (n + 1, n + 2):
         raise ValueError(
             f"{name}: expected {n + 1}D (unbatched) or {n + 2}D (batched) input, "
             f"got shape {x.shape}"
         )
-    return x, False
+    unbatched = x.ndim == n + 1
+    checked = {
+        "features": x.shape[0 if unbatched else 1 :],
+        "given": x.shape[1:],
+        "spatial": x.shape[x.ndim - n :],
+        "none": (),
+    }[nonempty]
+    if 0 in checked:
+        raise ValueError(
+            f"{name}: expected non-zero sizes for the non-batch dimensions (only the batch "
+            f"may be 0), got shape {x.shape}"
+        )
+    return (x[None] if unbatched else x), unbatched
 
 
 def _unbatch(x: np.ndarray, unbatched: bool) -> np.ndarray:
     return x[0] if unbatched else x
+
+
+def _check_dtypes(name: str, input: np.ndarray, **others: np.ndarray | None) -> None:
+    """torch computes in one dtype: every other tensor argument must have the input's."""
+    for what, other in others.items():
+        if other is not None and np.asarray(other).dtype != input.dtype:
+            raise TypeError(
+                f"{name}: input dtype {input.dtype} and {what} dtype "
+                f"{np.asarray(other).dtype} should be the same"
+            )
 
 
 # --- the shared windowing helper ------------------------------------------------------
@@ -174,6 +246,35 @@ def _scatter_windows(
         )
         out[(..., *target)] += cols[(slice(None), slice(None), *j)]
     return out
+
+
+def _gather_windows(
+    x: np.ndarray, starts: Sequence[np.ndarray], lengths: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of ``x (N, C, *spatial)`` starting at given positions, per plane.
+
+    ``starts[d]`` is an int array ``(N or 1, C or 1, out_d)``: window ``o`` of dim ``d``
+    covers ``[start, start + lengths[d])``, positions past the input clamped to its last
+    cell (callers mask them). Returns the values
+    ``(N, C, *out, *lengths)`` and the flat index ``sum_d pos_d prod_{e>d} L_e`` of each
+    element in its ``(N, C)`` plane, of the same shape.
+    """
+    n = len(starts)
+    plane = x.shape[2:]
+    index: list[np.ndarray] = []
+    flat: np.ndarray | int = 0
+    for d in range(n):
+        s = np.asarray(starts[d], dtype=np.int64)
+        shape = [s.shape[0], s.shape[1]] + [1] * (2 * n)
+        shape[2 + d] = s.shape[2]
+        offsets = np.arange(lengths[d]).reshape([1] * (2 + n + d) + [-1] + [1] * (n - d - 1))
+        pos = np.minimum(s.reshape(shape) + offsets, plane[d] - 1)
+        index.append(pos)
+        flat = flat * plane[d] + pos
+    batch = np.arange(x.shape[0]).reshape((-1,) + (1,) * (1 + 2 * n))
+    channel = np.arange(x.shape[1]).reshape((1, -1) + (1,) * (2 * n))
+    values = x[(batch, channel, *index)]
+    return values, np.broadcast_to(flat, values.shape)
 
 
 # --- output sizes -----------------------------------------------------------------------
@@ -279,6 +380,13 @@ def pool_output_size(
 _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
+def _crop(x: np.ndarray, widths: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Remove ``-a`` leading and ``-b`` trailing cells of each dim where a width is negative."""
+    return x[
+        tuple(slice(max(-a, 0), x.shape[i] - max(-b, 0)) for i, (a, b) in enumerate(widths))
+    ]
+
+
 def pad(
     input: np.ndarray,
     pad: Sequence[int],
@@ -287,53 +395,203 @@ def pad(
 ) -> np.ndarray:
     """Pad the last ``len(pad) // 2`` dims; ``pad = (left_last, right_last, left_prev, ...)``.
 
-    ``constant`` fills with ``value`` (0 by default; negative widths crop); ``reflect``
-    mirrors without repeating the edge (width < size); ``replicate`` repeats the edge;
-    ``circular`` wraps around (width <= size). The non-constant modes pad 1, 2 or 3 dims of
-    an input with one or two more dims (widths non-negative here).
+    ``constant`` fills with ``value`` (0 by default); ``reflect`` mirrors without repeating
+    the edge (positive widths below the size); ``replicate`` repeats the edge; ``circular``
+    wraps around (widths at most the size). Negative widths crop: ``constant``,
+    ``reflect`` and ``replicate`` pad with the positive widths, then crop; ``circular`` crops
+    first and wraps the cropped input (so a width may not exceed the cropped size). The
+    non-constant modes pad 1, 2 or 3 dims of an input with one or two more dims; reflect and
+    replicate need non-empty non-batch dims, circular accepts zero channels.
 
     Raises:
-        ValueError: odd or too long ``pad``, an unsupported mode/shape combination, or a
-            width too large for the mode.
+        ValueError: odd or too long ``pad``, an unsupported mode/shape combination, a width
+            too large for the mode, an empty input the mode rejects, or an output size
+            below 1 (below 0 for constant and circular).
     """
     x = np.asarray(input)
     if len(pad) % 2:
         raise ValueError(f"padding length must be divisible by 2, got pad={tuple(pad)}")
     n = len(pad) // 2
     if n > x.ndim:
-        raise ValueError(f"padding length {len(pad)} is too large for a {x.ndim}D input")
+        raise ValueError(
+            f"padding length {len(pad)} should be at most two times the input dimension "
+            f"{x.ndim}"
+        )
     widths = [(0, 0)] * (x.ndim - n) + [
         (int(pad[2 * i]), int(pad[2 * i + 1])) for i in reversed(range(n))
     ]
+    spatial = list(enumerate(widths))[x.ndim - n :]
     if mode == "constant":
+        for dim, (a, b) in spatial:
+            if x.shape[dim] + a + b < 0:
+                raise ValueError(
+                    f"padding {(a, b)} of dim {dim} (size {x.shape[dim]}) gives a negative size"
+                )
         fill = 0 if value is None else value
         grown = np.pad(x, [(max(a, 0), max(b, 0)) for a, b in widths], constant_values=fill)
-        crop = tuple(
-            slice(max(-a, 0), grown.shape[i] - max(-b, 0)) for i, (a, b) in enumerate(widths)
-        )
-        return grown[crop]
+        return _crop(grown, widths)
     if mode not in _NUMPY_MODES:
         raise ValueError(f"unknown padding mode {mode!r}")
+    if value is not None and value != 0:
+        raise ValueError(f"padding mode {mode!r} doesn't take in value argument")
     if not 1 <= n <= 3 or x.ndim not in (n + 1, n + 2):
         raise ValueError(
             f"padding size {len(pad)} is not supported for a {x.ndim}D input in mode "
             f"{mode!r}: pad 1, 2 or 3 trailing dims of an input with 1 or 2 more dims"
         )
-    for dim, (a, b) in enumerate(widths[x.ndim - n :], start=x.ndim - n):
-        size = x.shape[dim]
-        if min(a, b) < 0:
-            raise ValueError(f"negative padding {(a, b)} is only supported in constant mode")
+    if mode != "circular":
+        _batched(x, n, f"pad (mode {mode!r})", "features")
+    for dim, (a, b) in spatial:
+        size, out = x.shape[dim], x.shape[dim] + a + b
         if mode == "reflect" and max(a, b) >= size:
             raise ValueError(
                 f"reflect padding {(a, b)} must be less than the input size {size} of dim {dim}"
             )
-        if mode == "circular" and max(a, b) > size:
-            raise ValueError(
-                f"circular padding {(a, b)} must be at most the input size {size} of dim {dim}"
-            )
-        if mode == "replicate" and size == 0 and max(a, b) > 0:
-            raise ValueError(f"replicate padding needs a non-empty dim {dim}")
-    return np.pad(x, widths, mode=_NUMPY_MODES[mode])
+        if mode == "circular":
+            cropped = size + min(a, 0) + min(b, 0)
+            if max(a, b) > size or (out > 0 and max(a, b) > cropped):
+                raise ValueError(
+                    f"circular padding {(a, b)} of dim {dim} (size {size}) causes wrapping "
+                    f"around more than once: each width must be at most the (cropped) size"
+                )
+            if out < 0:
+                raise ValueError(f"negative circular padding {(a, b)} gives an empty dim {dim}")
+        elif out < 1:
+            raise ValueError(f"input size {size} of dim {dim} is too small: output size {out}")
+    if mode == "circular":
+        if any(x.shape[dim] + a + b == 0 for dim, (a, b) in spatial):
+            shape = tuple(s + a + b for s, (a, b) in zip(x.shape, widths, strict=True))
+            return np.zeros(shape, dtype=x.dtype)
+        cropped = _crop(x, widths)
+        return np.pad(cropped, [(max(a, 0), max(b, 0)) for a, b in widths], mode="wrap")
+    grown = np.pad(x, [(max(a, 0), max(b, 0)) for a, b in widths], mode=_NUMPY_MODES[mode])
+    return _crop(grown, widths)
+
+
+class _PadNd:
+    """A padding layer: ``F.pad(input, self.padding, mode, value)`` on the last ``dims``
+    dims; an int ``padding`` pads every side by that much, a ``2 * dims``-tuple is
+    ``(left, right, top, bottom, front, back)`` (last dim first)."""
+
+    mode: Literal["constant", "reflect", "replicate", "circular"] = "constant"
+    dims = 1
+
+    def __init__(self, padding: IntOrTuple, value: float | None = None) -> None:
+        self.padding = (
+            (int(padding),) * (2 * self.dims)
+            if isinstance(padding, (int, np.integer))
+            else tuple(int(p) for p in padding)
+        )
+        self.value = value
+
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        return pad(input, self.padding, self.mode, self.value)
+
+
+class _ConstantPadNd(_PadNd):
+    def __init__(self, padding: IntOrTuple, value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ConstantPad1d(_ConstantPadNd):
+    """``nn.ConstantPad1d(padding, value)``: pads the last dim with ``value``."""
+
+    dims = 1
+
+
+class ConstantPad2d(_ConstantPadNd):
+    """``nn.ConstantPad2d(padding, value)``: pads the last 2 dims with ``value``."""
+
+    dims = 2
+
+
+class ConstantPad3d(_ConstantPadNd):
+    """``nn.ConstantPad3d(padding, value)``: pads the last 3 dims with ``value``."""
+
+    dims = 3
+
+
+class _ZeroPadNd(_PadNd):
+    def __init__(self, padding: IntOrTuple) -> None:
+        super().__init__(padding, 0.0)
+
+
+class ZeroPad1d(_ZeroPadNd):
+    """``nn.ZeroPad1d(padding)``: ``ConstantPad1d(padding, 0.0)``."""
+
+    dims = 1
+
+
+class ZeroPad2d(_ZeroPadNd):
+    """``nn.ZeroPad2d(padding)``: ``ConstantPad2d(padding, 0.0)``; an int pads all four
+    sides, ``(left, right, top, bottom)`` each side (negative values crop)."""
+
+    dims = 2
+
+
+class ZeroPad3d(_ZeroPadNd):
+    """``nn.ZeroPad3d(padding)``: ``ConstantPad3d(padding, 0.0)``."""
+
+    dims = 3
+
+
+class _ModePadNd(_PadNd):
+    def __init__(self, padding: IntOrTuple) -> None:
+        super().__init__(padding, None)
+
+
+class ReflectionPad1d(_ModePadNd):
+    """``nn.ReflectionPad1d(padding)``: `pad` in mode ``reflect`` on the last dim."""
+
+    mode, dims = "reflect", 1
+
+
+class ReflectionPad2d(_ModePadNd):
+    """``nn.ReflectionPad2d(padding)``: `pad` in mode ``reflect`` on the last 2 dims."""
+
+    mode, dims = "reflect", 2
+
+
+class ReflectionPad3d(_ModePadNd):
+    """``nn.ReflectionPad3d(padding)``: `pad` in mode ``reflect`` on the last 3 dims."""
+
+    mode, dims = "reflect", 3
+
+
+class ReplicationPad1d(_ModePadNd):
+    """``nn.ReplicationPad1d(padding)``: `pad` in mode ``replicate`` on the last dim."""
+
+    mode, dims = "replicate", 1
+
+
+class ReplicationPad2d(_ModePadNd):
+    """``nn.ReplicationPad2d(padding)``: `pad` in mode ``replicate`` on the last 2 dims."""
+
+    mode, dims = "replicate", 2
+
+
+class ReplicationPad3d(_ModePadNd):
+    """``nn.ReplicationPad3d(padding)``: `pad` in mode ``replicate`` on the last 3 dims."""
+
+    mode, dims = "replicate", 3
+
+
+class CircularPad1d(_ModePadNd):
+    """``nn.CircularPad1d(padding)``: `pad` in mode ``circular`` on the last dim."""
+
+    mode, dims = "circular", 1
+
+
+class CircularPad2d(_ModePadNd):
+    """``nn.CircularPad2d(padding)``: `pad` in mode ``circular`` on the last 2 dims."""
+
+    mode, dims = "circular", 2
+
+
+class CircularPad3d(_ModePadNd):
+    """``nn.CircularPad3d(padding)``: `pad` in mode ``circular`` on the last 3 dims."""
+
+    mode, dims = "circular", 3
 
 
 # --- convolution ------------------------------------------------------------------------
@@ -359,6 +617,20 @@ def _conv_padding(
     return [(p, p) for p in _ntuple(padding, n, "padding")]
 
 
+def _check_conv_input(x: np.ndarray, w: np.ndarray, n: int, name: str) -> None:
+    if w.ndim != n + 2:
+        raise ValueError(
+            f"{name}: weight of shape {w.shape} does not match the convolution dimensions "
+            f"({n} spatial dims need a {n + 2}D weight)"
+        )
+    if w.shape[0] == 0:
+        raise ValueError(f"{name}: expected weight to be at least 1 at dimension 0, got {w.shape}")
+    if x.size == 0 and x.shape[0] and x.shape[1]:
+        raise ValueError(
+            f"{name}: only zero batch or zero channel inputs are supported, got shape {x.shape}"
+        )
+
+
 def _conv(
     input: np.ndarray,
     weight: np.ndarray,
@@ -369,10 +641,11 @@ def _conv(
     groups: int,
     n: int,
 ) -> np.ndarray:
-    x, unbatched = _batched(input, n, f"conv{n}d")
+    name = f"conv{n}d"
+    x, unbatched = _batched(input, n, name, "none")
     w = np.asarray(weight)
-    if w.ndim != n + 2:
-        raise ValueError(f"conv{n}d: weight must be {n + 2}D, got shape {w.shape}")
+    _check_dtypes(name, x, weight=w, bias=bias)
+    _check_conv_input(x, w, n, name)
     kernel = w.shape[2:]
     stride_t = _ntuple(stride, n, "stride")
     dilation_t = _ntuple(dilation, n, "dilation")
@@ -382,7 +655,7 @@ def _conv(
         raise ValueError(f"groups={groups} must be positive and divide out_channels={out_channels}")
     if x.shape[1] != in_per_group * groups:
         raise ValueError(
-            f"conv{n}d: groups={groups} with weight of shape {w.shape} expects "
+            f"{name}: groups={groups} with weight of shape {w.shape} expects "
             f"{in_per_group * groups} input channels, got {x.shape[1]}"
         )
     for L, k, s, (pl, pr), d in zip(x.shape[2:], kernel, stride_t, pads, dilation_t, strict=True):
@@ -396,6 +669,8 @@ def _conv(
             dilation=d,
         )
     windows, counts = _padded_windows(x, kernel, stride_t, pads, dilation_t)
+    if x.shape[1] == 0:  # torch's special case: no input channels give no output channels
+        return _unbatch(np.zeros((x.shape[0], 0, *counts), dtype=x.dtype), unbatched)
     # out[n, g, o, *pos] = sum_{c, *j} windows[n, g, c, *pos, *j] * w[g, o, c, *j]
     windows = windows.reshape(x.shape[0], groups, in_per_group, *windows.shape[2:])
     w_grouped = w.reshape(groups, out_channels // groups, *w.shape[1:])
@@ -405,7 +680,7 @@ def _conv(
     )
     if bias is not None:
         out = out + np.asarray(bias).reshape((-1,) + (1,) * n)
-    return _unbatch(np.ascontiguousarray(out), unbatched)
+    return _unbatch(np.ascontiguousarray(out, dtype=x.dtype), unbatched)
 
 
 def conv1d(
@@ -440,11 +715,14 @@ def conv2d(
 
     where ``in_p`` is the zero-padded input and ``g(o)`` the input channels of o's group.
     ``padding`` is ints, ``'valid'`` (none) or ``'same'`` (stride 1 only; total ``d(k-1)``,
-    the odd extra on the right).
+    the odd extra on the right). A zero batch gives an empty output; zero input channels
+    give zero output channels (torch's special case: no bias is added); zero output
+    channels, or an empty spatial dim with a non-empty batch and channels, raise.
 
     Raises:
         ValueError: channels don't match ``weight`` and ``groups``, bad stride/padding/
-            dilation, or an output size below 1.
+            dilation, an empty spatial dim or weight, or an output size below 1.
+        TypeError: ``input``, ``weight`` and ``bias`` dtypes differ.
     """
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2)
 
@@ -473,10 +751,11 @@ def _conv_transpose(
     dilation: IntOrTuple,
     n: int,
 ) -> np.ndarray:
-    x, unbatched = _batched(input, n, f"conv_transpose{n}d")
+    name = f"conv_transpose{n}d"
+    x, unbatched = _batched(input, n, name, "none")
     w = np.asarray(weight)
-    if w.ndim != n + 2:
-        raise ValueError(f"conv_transpose{n}d: weight must be {n + 2}D, got shape {w.shape}")
+    _check_dtypes(name, x, weight=w, bias=bias)
+    _check_conv_input(x, w, n, name)
     kernel = w.shape[2:]
     stride_t = _ntuple(stride, n, "stride")
     padding_t = _ntuple(padding, n, "padding")
@@ -485,14 +764,14 @@ def _conv_transpose(
     in_channels, per_group = w.shape[:2]
     if groups < 1 or in_channels % groups or x.shape[1] != in_channels:
         raise ValueError(
-            f"conv_transpose{n}d: weight of shape {w.shape} with groups={groups} expects "
+            f"{name}: weight of shape {w.shape} with groups={groups} expects "
             f"{in_channels} input channels divisible by groups, got {x.shape[1]}"
         )
     sizes = x.shape[2:]
     outs = tuple(
         conv_transpose_output_size(L, k, s, p, op, d)
         for L, k, s, p, op, d in zip(
-            sizes, kernel, stride_t, padding_t, output_padding_t, dilation_t, strict=False
+            sizes, kernel, stride_t, padding_t, output_padding_t, dilation_t, strict=True
         )
     )
     # Each input pixel spreads x * w over a dilated kernel footprint: cols (N, C_out, *k, *L).
@@ -516,7 +795,7 @@ def _conv_transpose(
     out = out[(..., *(slice(p, p + o) for p, o in zip(padding_t, outs, strict=True)))]
     if bias is not None:
         out = out + np.asarray(bias).reshape((-1,) + (1,) * n)
-    return _unbatch(np.ascontiguousarray(out), unbatched)
+    return _unbatch(np.ascontiguousarray(out, dtype=x.dtype), unbatched)
 
 
 def conv_transpose1d(
@@ -553,15 +832,38 @@ def conv_transpose2d(
     and right edges.
 
     Raises:
-        ValueError: channel/group mismatch, ``output_padding >= max(stride, dilation)`` or
-            an output size below 1.
+        ValueError: channel/group mismatch, ``output_padding >= max(stride, dilation)``,
+            zero input channels or an empty spatial dim, or an output size below 1.
+        TypeError: ``input``, ``weight`` and ``bias`` dtypes differ.
     """
     return _conv_transpose(
         input, weight, bias, stride, padding, output_padding, groups, dilation, 2
     )
 
 
+def conv_transpose3d(
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+) -> np.ndarray:
+    """3-D transposed convolution; see `conv_transpose2d`. ``weight (C_in, C_out/groups,
+    kD, kH, kW)``."""
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 3
+    )
+
+
 # --- pooling ----------------------------------------------------------------------------
+
+
+def _lowest(dtype: np.dtype) -> float | int:
+    """The fill that never wins a maximum: -inf, or the smallest integer."""
+    return -np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
 
 
 def _pool_params(
@@ -575,7 +877,7 @@ def _pool_params(
     # An empty stride (torch's default []) also means kernel_size.
     stride_t = (
         kernel
-        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
+        if stride is None or (not isinstance(stride, (int, np.integer)) and len(stride) == 0)
         else _ntuple(stride, n, "stride")
     )
     return kernel, stride_t, _ntuple(padding, n, "padding"), _ntuple(dilation, n, "dilation")
@@ -611,13 +913,15 @@ def _max_pool(
     kernel, stride_t, padding_t, dilation_t = _pool_params(
         kernel_size, stride, padding, dilation, n
     )
-    windows, counts = _pool_windows(x, kernel, stride_t, padding_t, dilation_t, ceil_mode, -np.inf)
+    windows, counts = _pool_windows(
+        x, kernel, stride_t, padding_t, dilation_t, ceil_mode, _lowest(x.dtype)
+    )
     kernel_axes = tuple(range(2 + n, 2 + 2 * n))
-    values = _unbatch(windows.max(axis=kernel_axes), unbatched)
+    values = _unbatch(windows.max(axis=kernel_axes, initial=_lowest(x.dtype)), unbatched)
     if not return_indices:
         return values
     # Index of the first maximum, in the flattened spatial plane of the unpadded input.
-    flat = windows.reshape(windows.shape[: 2 + n] + (-1,))
+    flat = windows.reshape(windows.shape[: 2 + n] + (math.prod(kernel),))
     offsets = np.unravel_index(flat.argmax(axis=-1), kernel)
     index = np.zeros(flat.shape[:-1], dtype=np.int64)
     for dim in range(n):
@@ -625,7 +929,7 @@ def _max_pool(
         shape[dim] = counts[dim]
         start = np.arange(counts[dim]).reshape(shape) * stride_t[dim] - padding_t[dim]
         index = index * x.shape[2 + dim] + start + offsets[dim] * dilation_t[dim]
-    return values, _unbatch(index, unbatched)
+    return values, _unbatch(index.astype(np.int64), unbatched)
 
 
 def max_pool1d(
@@ -654,9 +958,23 @@ def max_pool2d(
 
     ``stride`` defaults to ``kernel_size``; the output size is `pool_output_size`. With
     ``return_indices`` also the flat index ``y * W + x`` into the input plane of each
-    window's first maximum (row-major scan).
+    window's first maximum (row-major scan). A zero batch is allowed; zero channels or an
+    empty spatial dim raise.
     """
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
+
+
+def max_pool3d(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """3-D max pooling; see `max_pool2d`. Indices are ``(z H + y) W + x``."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3)
 
 
 def _avg_pool(
@@ -673,6 +991,10 @@ def _avg_pool(
     kernel, stride_t, padding_t, ones = _pool_params(kernel_size, stride, padding, 1, n)
     if divisor_override is not None and divisor_override == 0:
         raise ValueError("divisor_override must be non-zero")
+    if n == 3 and any(L < k for L, k in zip(x.shape[2:], kernel, strict=True)):
+        raise ValueError(
+            f"avg_pool3d: input image {x.shape[2:]} smaller than kernel size {kernel}"
+        )
     windows, counts = _pool_windows(x, kernel, stride_t, padding_t, ones, ceil_mode, 0.0)
     sums = windows.sum(axis=tuple(range(2 + n, 2 + 2 * n)))
     if divisor_override is not None:
@@ -721,71 +1043,187 @@ def avg_pool2d(
     )
 
 
-def _adaptive_bins(size: int, out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def avg_pool3d(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> np.ndarray:
+    """3-D average pooling; see `avg_pool2d`. Unlike 1-D and 2-D, every input size must be
+    at least the kernel size, padding notwithstanding (torch's ``avg_pool3d`` check)."""
+    return _avg_pool(
+        input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3
+    )
+
+
+def _adaptive_bins(size: int, out: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Bin ``i`` covers ``[floor(i L / out), ceil((i + 1) L / out))``.
 
-    Returns indices ``(out, longest)`` clipped into range, their validity mask, the lengths.
+    Returns the starts, the lengths and the longest length.
     """
     i = np.arange(out)
     start = (i * size) // out
     end = -((-(i + 1) * size) // out)
-    longest = int((end - start).max())
-    index = start[:, None] + np.arange(longest)
-    valid = index < end[:, None]
-    return np.minimum(index, size - 1), valid, end - start
+    return start, end - start, int((end - start).max())
 
 
-def _adaptive_gather(
-    input: np.ndarray, output_size: int | Sequence[int | None], name: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, tuple[int, int]]:
-    x, unbatched = _batched(input, 2, name)
-    if 0 in x.shape[1:]:
-        raise ValueError(
-            f"{name}: input must have non-zero channel and spatial sizes, got {x.shape}"
-        )
+def _adaptive(
+    input: np.ndarray,
+    output_size: int | Sequence[int | None],
+    n: int,
+    name: str,
+    nonempty: Nonempty,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, tuple[int, ...]] | None:
+    """Gather every adaptive bin: values ``(N, C, *out, *longest)``, their validity mask and
+    flat plane indices, the bin areas ``(*out)``, the unbatched flag and the output sizes.
+    ``values`` is None when the output is empty."""
+    x, unbatched = _batched(input, n, name, nonempty)
     sizes = x.shape[2:]
-    outs = tuple(
-        L if o is None else int(o)
-        for L, o in zip(
-            sizes, (output_size,) * 2 if isinstance(output_size, int) else output_size, strict=True
-        )
+    given = (output_size,) * n if isinstance(output_size, (int, np.integer)) else output_size
+    given = tuple(given)
+    if n == 1 and None in given:
+        raise TypeError(f"{name}: output_size must be ints, got {output_size!r}")
+    if len(given) != n:
+        raise ValueError(f"{name}: output_size must be an int or {n} values, got {output_size!r}")
+    outs = tuple(L if o is None else int(o) for L, o in zip(sizes, given, strict=True))
+    if min(outs) < 0:
+        raise ValueError(f"{name}: elements of output_size must be non-negative, got {outs}")
+    if 0 in outs or 0 in x.shape[:2]:
+        return None, None, None, None, unbatched, x.shape[:2] + outs
+    bins = [_adaptive_bins(L, o) for L, o in zip(sizes, outs, strict=True)]
+    values, flat = _gather_windows(
+        x, [start.reshape(1, 1, -1) for start, _, _ in bins], [longest for *_, longest in bins]
     )
-    if min(outs) < 1:
-        raise ValueError(f"{name}: output_size must be positive, got {output_size!r}")
-    (hi, hv, hl), (wi, wv, wl) = (_adaptive_bins(L, o) for L, o in zip(sizes, outs, strict=True))
-    gathered = x[..., hi[:, None, :, None], wi[None, :, None, :]]  # (N, C, oH, oW, lH, lW)
-    valid = hv[:, None, :, None] & wv[None, :, None, :]
-    flat_index = hi[:, None, :, None] * sizes[1] + wi[None, :, None, :]
-    return gathered, valid, flat_index, np.multiply.outer(hl, wl), unbatched, outs
+    valid = np.ones((), dtype=bool)
+    area = np.ones((), dtype=np.int64)
+    for d, (_, lengths, longest) in enumerate(bins):
+        shape = [1] * (2 + 2 * n)
+        shape[2 + d], shape[2 + n + d] = len(lengths), longest
+        valid = valid & (np.arange(longest) < lengths[:, None]).reshape(shape)
+        area = np.multiply.outer(area, lengths)
+    return values, valid, flat, area, unbatched, outs
+
+
+def _adaptive_avg_pool(input: np.ndarray, output_size: object, n: int) -> np.ndarray:
+    name = f"adaptive_avg_pool{n}d"
+    x = np.asarray(input)
+    if n == 1 and x.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a 2D or 3D input, got shape {x.shape}")
+    if x.ndim >= n:
+        given = (output_size,) * n if isinstance(output_size, (int, np.integer)) else output_size
+        outs = [L if o is None else o for L, o in zip(x.shape[x.ndim - n :], given, strict=False)]
+        if len(outs) == n and all(o == 1 for o in outs):
+            # torch's shortcut: a mean over the spatial dims, with no check of the input's
+            # rank or emptiness (an empty spatial dim gives NaN, the mean of nothing)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = x.mean(axis=tuple(range(x.ndim - n, x.ndim)), keepdims=True)
+            return mean.astype(x.dtype, copy=False)
+    values, valid, _, area, unbatched, outs = _adaptive(
+        x, output_size, n, name, "spatial" if n < 3 else "given"
+    )
+    if values is None:
+        return _unbatch(np.zeros(outs, dtype=x.dtype), unbatched)
+    sums = np.where(valid, values, 0).sum(axis=tuple(range(2 + n, 2 + 2 * n)))
+    return _unbatch((sums / area).astype(x.dtype, copy=False), unbatched)
+
+
+def _adaptive_max_pool(
+    input: np.ndarray, output_size: object, return_indices: bool, n: int
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    name = f"adaptive_max_pool{n}d"
+    x = np.asarray(input)
+    values, valid, flat, _, unbatched, outs = _adaptive(x, output_size, n, name, "given")
+    if values is None:
+        out, index = np.zeros(outs, dtype=x.dtype), np.zeros(outs, dtype=np.int64)
+    else:
+        masked = np.where(valid, values, _lowest(x.dtype)).astype(x.dtype, copy=False)
+        lead = masked.shape[: 2 + n]
+        arg = masked.reshape(lead + (-1,)).argmax(axis=-1)[..., None]
+        out = np.take_along_axis(masked.reshape(lead + (-1,)), arg, axis=-1)[..., 0]
+        index = np.take_along_axis(flat.reshape(lead + (-1,)), arg, axis=-1)[..., 0]
+    if not return_indices:
+        return _unbatch(out, unbatched)
+    return _unbatch(out, unbatched), _unbatch(index.astype(np.int64), unbatched)
+
+
+def adaptive_avg_pool1d(input: np.ndarray, output_size: IntOrTuple) -> np.ndarray:
+    """1-D adaptive average pooling; see `adaptive_avg_pool2d`."""
+    return _adaptive_avg_pool(input, output_size, 1)
 
 
 def adaptive_avg_pool2d(input: np.ndarray, output_size: int | Sequence[int | None]) -> np.ndarray:
     """Average over adaptive bins: output ``(i, j)`` averages rows
     ``[floor(i H / oH), ceil((i+1) H / oH))`` and the analogous columns (``None`` keeps a size).
+
+    In 1-D and 2-D only the spatial sizes must be non-zero (zero channels give an empty
+    output); in 3-D every dim after the first must be. An output size 0 gives an empty output.
+    An output size of all ones is torch's shortcut, the mean over the spatial dims, with no
+    check of the input's rank or emptiness (an empty spatial dim gives NaN).
     """
-    gathered, valid, _, area, unbatched, _ = _adaptive_gather(
-        input, output_size, "adaptive_avg_pool2d"
-    )
-    sums = np.where(valid, gathered, 0).sum(axis=(-2, -1))
-    return _unbatch((sums / area).astype(gathered.dtype, copy=False), unbatched)
+    return _adaptive_avg_pool(input, output_size, 2)
+
+
+def adaptive_avg_pool3d(input: np.ndarray, output_size: int | Sequence[int | None]) -> np.ndarray:
+    """3-D adaptive average pooling; see `adaptive_avg_pool2d`."""
+    return _adaptive_avg_pool(input, output_size, 3)
+
+
+def adaptive_max_pool1d(
+    input: np.ndarray, output_size: IntOrTuple, return_indices: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """1-D adaptive max pooling; see `adaptive_max_pool2d`."""
+    return _adaptive_max_pool(input, output_size, return_indices, 1)
 
 
 def adaptive_max_pool2d(
     input: np.ndarray, output_size: int | Sequence[int | None], return_indices: bool = False
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Maximum over the adaptive bins of `adaptive_avg_pool2d`; indices as in `max_pool2d`."""
-    gathered, valid, flat_index, _, unbatched, _ = _adaptive_gather(
-        input, output_size, "adaptive_max_pool2d"
-    )
-    masked = np.where(valid, gathered, -np.inf).astype(gathered.dtype, copy=False)
-    flat = masked.reshape(masked.shape[:4] + (-1,))
-    arg = flat.argmax(axis=-1)
-    values = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-    if not return_indices:
-        return _unbatch(values, unbatched)
-    oh, ow = masked.shape[2:4]
-    index = flat_index.reshape(oh, ow, -1)[np.arange(oh)[:, None], np.arange(ow), arg]
-    return _unbatch(values, unbatched), _unbatch(index.astype(np.int64), unbatched)
+    """Maximum over the adaptive bins of `adaptive_avg_pool2d`; indices (of the first
+    maximum) as in `max_pool2d`. Every dim after the first must be non-zero (so an unbatched
+    input may have zero channels, a batched one may not)."""
+    return _adaptive_max_pool(input, output_size, return_indices, 2)
+
+
+def adaptive_max_pool3d(
+    input: np.ndarray, output_size: int | Sequence[int | None], return_indices: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """3-D adaptive max pooling; see `adaptive_max_pool2d`."""
+    return _adaptive_max_pool(input, output_size, return_indices, 3)
+
+
+def _lp_pool(
+    input: np.ndarray,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    ceil_mode: bool,
+    n: int,
+) -> np.ndarray:
+    if norm_type == 0:
+        raise ValueError(f"norm_type must be a non-zero value, but got {norm_type}")
+    x = np.asarray(input)
+    kernel = _ntuple(kernel_size, n, "kernel_size")
+    if math.isinf(norm_type):
+        sign = 1 if norm_type > 0 else -1
+        return sign * _max_pool(sign * np.abs(x), kernel, stride, 0, 1, ceil_mode, False, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = _avg_pool(x**norm_type, kernel, stride, 0, ceil_mode, True, None, n)
+        summed = np.sign(mean) * np.maximum(np.abs(mean), 0) * math.prod(kernel)
+        return (summed ** (1.0 / norm_type)).astype(x.dtype, copy=False)
+
+
+def lp_pool1d(
+    input: np.ndarray,
+    norm_type: float,
+    kernel_size: int,
+    stride: IntOrTuple | None = None,
+    ceil_mode: bool = False,
+) -> np.ndarray:
+    """1-D power-average pooling; see `lp_pool2d`."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1)
 
 
 def lp_pool2d(
@@ -799,13 +1237,240 @@ def lp_pool2d(
 
     As in torch it is computed as ``(k_H k_W avg_pool2d(x^p))^(1/p)`` with padding 0, so a
     ceil_mode window that runs past the input is rescaled by ``k_H k_W / count``.
+    ``norm_type = inf`` is max pooling of ``|x|`` (torch >= 2.13); 0 raises.
     """
-    kh, kw = _ntuple(kernel_size, 2, "kernel_size")
-    x = np.asarray(input)
-    with np.errstate(invalid="ignore"):
-        mean = avg_pool2d(x**norm_type, kernel_size, stride, 0, ceil_mode)
-        summed = np.sign(mean) * np.maximum(np.abs(mean), 0) * (kw * kh)
-        return (summed ** (1.0 / norm_type)).astype(x.dtype, copy=False)
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2)
+
+
+def lp_pool3d(
+    input: np.ndarray,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    ceil_mode: bool = False,
+) -> np.ndarray:
+    """3-D power-average pooling; see `lp_pool2d`."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3)
+
+
+def _max_unpool(
+    input: np.ndarray,
+    indices: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    output_size: Sequence[int] | None,
+    n: int,
+) -> np.ndarray:
+    name = f"max_unpool{n}d"
+    x, unbatched = _batched(input, n, name)
+    idx = np.asarray(indices)
+    if idx.dtype != np.int64:
+        raise TypeError(f"{name}: elements in indices should be type int64, got {idx.dtype}")
+    if idx.shape != np.shape(input):
+        raise ValueError(
+            f"{name}: expected indices of the input's shape {np.shape(input)}, got {idx.shape}"
+        )
+    kernel, stride_t, padding_t, _ = _pool_params(kernel_size, stride, padding, 1, n)
+    default = [
+        (L - 1) * s + k - 2 * p
+        for L, k, s, p in zip(x.shape[2:], kernel, stride_t, padding_t, strict=True)
+    ]
+    if output_size is None:
+        outs = default
+    else:
+        outs = [int(o) for o in output_size]
+        if len(outs) == n + 2:
+            outs = outs[2:]
+        if len(outs) != n:
+            raise ValueError(
+                f"{name}: output_size should be a sequence containing {n} or {n + 2} elements, "
+                f"got {tuple(output_size)}"
+            )
+        for d, (o, full, s) in enumerate(zip(outs, default, stride_t, strict=True)):
+            if not full - s < o < full + s:
+                raise ValueError(
+                    f"{name}: invalid output_size {tuple(outs)} (dim {d} must be between "
+                    f"{full - s} and {full + s}, exclusive)"
+                )
+    if min(outs) < 0:
+        raise ValueError(
+            f"{name}: output_size must contain non-negative spatial dimensions, got {outs}"
+        )
+    plane = math.prod(outs)
+    if plane == 0 or x.shape[0] == 0:
+        return _unbatch(np.zeros(x.shape[:2] + tuple(outs), dtype=x.dtype), unbatched)
+    flat = (idx[None] if unbatched else idx).reshape(x.shape[0], x.shape[1], -1)
+    if flat.min() < 0 or flat.max() >= plane:
+        raise ValueError(
+            f"{name}: found an invalid max index (indices must lie in [0, {plane}) for "
+            f"output size {tuple(outs)})"
+        )
+    out = np.zeros((x.shape[0], x.shape[1], plane), dtype=x.dtype)
+    np.put_along_axis(out, flat, x.reshape(x.shape[0], x.shape[1], -1), axis=2)
+    return _unbatch(out.reshape(x.shape[:2] + tuple(outs)), unbatched)
+
+
+def max_unpool1d(
+    input: np.ndarray,
+    indices: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> np.ndarray:
+    """1-D partial inverse of `max_pool1d`; see `max_unpool2d`."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1)
+
+
+def max_unpool2d(
+    input: np.ndarray,
+    indices: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Partial inverse of `max_pool2d`: a zero plane with each input value written at its
+    flat index (``indices`` as `max_pool2d` returns them, int64, the input's shape).
+
+    The output size is ``(L - 1) s - 2 p + k`` per dim (stride defaults to kernel_size), or
+    ``output_size`` (``n`` or ``n + 2`` values, each strictly within ``s`` of that default),
+    which recovers the sizes a pooling floored away.
+
+    Raises:
+        ValueError: an ``output_size`` out of range, indices outside the output plane or of
+            another shape. TypeError: indices not int64.
+    """
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2)
+
+
+def max_unpool3d(
+    input: np.ndarray,
+    indices: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> np.ndarray:
+    """3-D partial inverse of `max_pool3d`; see `max_unpool2d`."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 3)
+
+
+def _fractional_intervals(
+    samples: np.ndarray, size: int, out: int, pool: int, dtype: np.dtype
+) -> np.ndarray:
+    """torch's interval sequence (FractionalMaxPool2d.cpp ``generate_intervals``), computed in
+    the input's dtype: ``alpha = (L - k) / (out - 1)``, window ``i < out - 1`` starts at
+    ``int((i + u) alpha) - int(u alpha)``, the last one at ``L - k``. ``samples (N, C)``."""
+    starts = np.full(samples.shape + (out,), size - pool, dtype=np.int64)
+    if out > 1:
+        alpha = dtype.type(size - pool) / dtype.type(out - 1)
+        u = samples.astype(dtype)[..., None]
+        i = np.arange(out - 1).astype(dtype)
+        starts[..., :-1] = ((i + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
+    return starts
+
+
+def _fractional_max_pool(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    output_size: IntOrTuple | None,
+    output_ratio: float | Sequence[float] | None,
+    return_indices: bool,
+    _random_samples: np.ndarray | None,
+    n: int,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    name = f"fractional_max_pool{n}d"
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{name} requires specifying either an output_size or an output_ratio")
+    x, unbatched = _batched(input, n, name)
+    kernel = _ntuple(kernel_size, n, "kernel_size")
+    if min(kernel) < 1:
+        raise ValueError(f"{name}: kernel size should be greater than zero, got {kernel}")
+    sizes = x.shape[2:]
+    if output_size is None:
+        if isinstance(output_ratio, (int, float)):
+            raise TypeError(f"{name}: output_ratio must be a tuple of {n} floats")
+        ratios = tuple(output_ratio) * (n if len(output_ratio) == 1 else 1)
+        if len(ratios) != n:
+            raise ValueError(f"{name}: output_ratio must have {n} values, got {output_ratio!r}")
+        outs = tuple(int(L * r) for L, r in zip(sizes, ratios, strict=True))
+    else:
+        outs = _ntuple(output_size, n, "output_size")
+    if _random_samples is None:
+        raise ValueError(
+            f"{name}: the reference is deterministic: pass _random_samples, an (N, C, {n}) "
+            f"array of samples in [0, 1)"
+        )
+    samples = np.asarray(_random_samples)
+    _check_dtypes(name, x, _random_samples=samples)
+    if samples.shape != (x.shape[0], x.shape[1], n):
+        raise ValueError(
+            f"{name}: expected _random_samples of shape {(x.shape[0], x.shape[1], n)}, "
+            f"got {samples.shape}"
+        )
+    for L, o, k in zip(sizes, outs, kernel, strict=True):
+        if o + k - 1 > L - (n == 3):  # 3-D is stricter: o + k - 1 < L
+            raise ValueError(
+                f"{name}: pool size {k} too large relative to input size {L} for output {o}"
+            )
+    # 2-D: sample 0 drives the width, sample 1 the height; 3-D: samples 0, 1, 2 drive T, H, W.
+    order = (1, 0) if n == 2 else (0, 1, 2)
+    starts = [
+        _fractional_intervals(samples[..., order[d]], L, o, k, x.dtype)
+        for d, (L, o, k) in enumerate(zip(sizes, outs, kernel, strict=True))
+    ]
+    if 0 in outs or x.shape[0] == 0:
+        out = np.zeros(x.shape[:2] + outs, dtype=x.dtype)
+        index = np.zeros(out.shape, dtype=np.int64)
+    else:
+        values, flat = _gather_windows(x, starts, kernel)
+        lead = values.shape[: 2 + n]
+        arg = values.reshape(lead + (-1,)).argmax(axis=-1)[..., None]
+        out = np.take_along_axis(values.reshape(lead + (-1,)), arg, axis=-1)[..., 0]
+        index = np.take_along_axis(flat.reshape(lead + (-1,)), arg, axis=-1)[..., 0]
+    if not return_indices:
+        return _unbatch(out, unbatched)
+    return _unbatch(out, unbatched), _unbatch(index.astype(np.int64), unbatched)
+
+
+def fractional_max_pool2d(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    output_size: IntOrTuple | None = None,
+    output_ratio: Sequence[float] | None = None,
+    return_indices: bool = False,
+    _random_samples: np.ndarray | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Fractional max pooling (Graham, 2014): max over ``k``-windows at pseudo-random starts.
+
+    Per plane, the window starts along each dim follow torch's interval sequence
+    ``int((i + u) alpha) - int(u alpha)``, ``alpha = (L - k) / (L_out - 1)``, the last
+    window ending at the input's edge; ``u`` comes from ``_random_samples (N, C, 2)``
+    (``[..., 0]`` for the width, ``[..., 1]`` for the height), which torch draws uniformly
+    from [0, 1) when omitted and the reference requires. ``L_out`` is ``output_size`` or
+    ``int(L * output_ratio)``; ``L_out + k - 1 <= L`` (``< L`` in 3-D). Indices as in
+    `max_pool2d`.
+    """
+    return _fractional_max_pool(
+        input, kernel_size, output_size, output_ratio, return_indices, _random_samples, 2
+    )
+
+
+def fractional_max_pool3d(
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    output_size: IntOrTuple | None = None,
+    output_ratio: Sequence[float] | None = None,
+    return_indices: bool = False,
+    _random_samples: np.ndarray | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """3-D fractional max pooling; see `fractional_max_pool2d`. ``_random_samples`` is
+    ``(N, C, 3)``, samples 0, 1, 2 driving depth, height and width."""
+    return _fractional_max_pool(
+        input, kernel_size, output_size, output_ratio, return_indices, _random_samples, 3
+    )
 
 
 # --- unfold / fold ----------------------------------------------------------------------
@@ -821,7 +1486,8 @@ def unfold(
     """im2col: ``(N, C, H, W) -> (N, C kH kW, L)``, one column per sliding block.
 
     Row ``c kH kW + i kW + j`` of column ``l = y oW + x`` is ``in_p[c, y s + i d, x s + j d]``;
-    ``L = oH oW`` with the sizes of `conv_output_size`.
+    ``L = oH oW`` with the sizes of `conv_output_size`. A zero batch gives ``(0, C kH kW,
+    L)``; zero channels or an empty spatial dim raise.
     """
     x, unbatched = _batched(input, 2, "unfold")
     kernel = _ntuple(kernel_size, 2, "kernel_size")
@@ -832,7 +1498,9 @@ def unfold(
     for L, k, s, p, d in zip(x.shape[2:], kernel, stride_t, padding_t, dilation_t, strict=True):
         conv_output_size(L, k, s, p, d)
     windows, counts = _padded_windows(x, kernel, stride_t, [(p, p) for p in padding_t], dilation_t)
-    cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(x.shape[0], -1, math.prod(counts))
+    cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(
+        x.shape[0], x.shape[1] * math.prod(kernel), math.prod(counts)
+    )
     return _unbatch(cols, unbatched)
 
 
@@ -850,14 +1518,10 @@ def fold(
     landing in the padding are dropped, overlapping ones sum.
 
     Raises:
-        ValueError: dim 1 is not divisible by ``kH kW`` or ``L`` is not the number of blocks.
+        ValueError: dim 1 is not divisible by ``kH kW``, ``L`` is not the number of
+            blocks, or a non-batch dim is empty.
     """
-    cols = np.asarray(input)
-    unbatched = cols.ndim == 2
-    if unbatched:
-        cols = cols[None]
-    if cols.ndim != 3:
-        raise ValueError(f"fold: expected 2D or 3D input, got shape {cols.shape}")
+    cols, unbatched = _batched(input, 1, "fold")
     size = _ntuple(output_size, 2, "output_size")
     kernel = _ntuple(kernel_size, 2, "kernel_size")
     stride_t, padding_t, dilation_t = (
@@ -878,102 +1542,332 @@ def fold(
             f"fold: input dim 2 ({cols.shape[2]}) must equal the number of sliding blocks "
             f"{counts[0]} x {counts[1]} for output_size={size}"
         )
-    blocks = cols.reshape(cols.shape[0], -1, *kernel, *counts)
+    blocks = cols.reshape(cols.shape[0], cols.shape[1] // math.prod(kernel), *kernel, *counts)
     full = tuple(L + 2 * p for L, p in zip(size, padding_t, strict=True))
     out = _scatter_windows(blocks, kernel, stride_t, dilation_t, full)
     out = out[..., padding_t[0] : padding_t[0] + size[0], padding_t[1] : padding_t[1] + size[1]]
     return _unbatch(np.ascontiguousarray(out), unbatched)
 
 
+class Unfold:
+    """``nn.Unfold(kernel_size, dilation=1, padding=0, stride=1)``: `unfold` as a layer."""
+
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        dilation: IntOrTuple = 1,
+        padding: IntOrTuple = 0,
+        stride: IntOrTuple = 1,
+    ) -> None:
+        self.kernel_size, self.dilation, self.padding, self.stride = (
+            kernel_size,
+            dilation,
+            padding,
+            stride,
+        )
+
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        return unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+
+class Fold:
+    """``nn.Fold(output_size, kernel_size, dilation=1, padding=0, stride=1)``: `fold` as a
+    layer."""
+
+    def __init__(
+        self,
+        output_size: IntOrTuple,
+        kernel_size: IntOrTuple,
+        dilation: IntOrTuple = 1,
+        padding: IntOrTuple = 0,
+        stride: IntOrTuple = 1,
+    ) -> None:
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        return fold(
+            input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
+        )
+
+
 # --- interpolation ----------------------------------------------------------------------
 
-
-def _source_nearest(in_size: int, out_size: int, scale: float | None) -> np.ndarray:
-    """``min(floor(o * r), L - 1)`` in float32, ``r = 1/scale_factor`` or ``L / out``."""
-    dst = np.arange(out_size)
-    if out_size == in_size:
-        return dst
-    if out_size == 2 * in_size and scale is None:
-        return dst // 2
-    ratio = np.float32(1.0 / scale) if scale else np.float32(in_size) / np.float32(out_size)
-    return np.minimum(np.floor(dst.astype(np.float32) * ratio).astype(np.int64), in_size - 1)
+InterpolateMode = Literal[
+    "nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"
+]
+_INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
 
-def _source_linear(
-    in_size: int, out_size: int, scale: float | None, align_corners: bool, dtype: np.dtype
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Left/right source indices and the right weight of each output position.
-
-    align_corners: ``src = o (L - 1)/(out - 1)``; else ``src = max((o + 1/2) r - 1/2, 0)``.
-    """
-    dst = np.arange(out_size, dtype=dtype)
+def _pixel_scale(
+    in_size: int, out_size: int, align_corners: bool, scale: float | None, dtype: np.dtype
+) -> np.floating:
+    """torch's ``area_pixel_compute_scale`` in ``dtype``: ``(L - 1)/(out - 1)`` (0 for one
+    output) with align_corners; else ``1/scale_factor`` rounded to ``dtype`` when a scale is
+    in use, or ``L / out`` divided in ``dtype``."""
+    t = dtype.type
     if align_corners:
-        ratio = dtype.type((in_size - 1) / (out_size - 1)) if out_size > 1 else dtype.type(0)
-        src = dst * ratio
+        return t(in_size - 1) / t(out_size - 1) if out_size > 1 else t(0)
+    if scale is not None and scale > 0:
+        return t(1.0 / scale)
+    return t(in_size) / t(out_size)
+
+
+def _source_nearest(
+    in_size: int, out_size: int, scale: float | None, exact: bool = False, shortcut: bool = False
+) -> np.ndarray:
+    """Source index of each output, in float32 whatever the input's dtype:
+    ``min(floor(o r), L - 1)``, or ``min(floor((o + 1/2) r), L - 1)`` for nearest-exact,
+    with ``r`` from `_pixel_scale`. With ``shortcut`` (torch's CPU kernel of 2-D nearest,
+    ``nearest_idx``) an unchanged size copies (``o``) and a doubled one halves (``o // 2``),
+    whatever the scale factor."""
+    if shortcut and out_size == in_size:
+        return np.arange(out_size)
+    if shortcut and out_size == 2 * in_size:
+        return np.arange(out_size) // 2
+    r = _pixel_scale(in_size, out_size, False, scale, np.dtype(np.float32))
+    dst = np.arange(out_size).astype(np.float32)
+    if exact:
+        dst = dst + np.float32(0.5)
+    return np.minimum(np.floor(dst * r).astype(np.int64), in_size - 1)
+
+
+def _cubic_coefficients(t: np.ndarray, a: float) -> list[np.ndarray]:
+    """Keys' cubic convolution weights of the taps at offsets -1, 0, 1, 2 (torch's
+    ``get_cubic_upsample_coefficients``), evaluated in ``t``'s dtype."""
+    a = t.dtype.type(a)
+    one = t.dtype.type(1)
+
+    def near(x: np.ndarray) -> np.ndarray:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + one
+
+    def far(x: np.ndarray) -> np.ndarray:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + one), near(t), near(one - t), far(2 * one - t)]
+
+
+def _interpolation_matrix(
+    in_size: int,
+    out_size: int,
+    mode: str,
+    align_corners: bool,
+    scale: float | None,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """The ``(out, in)`` matrix of one dim of a linear or cubic resize, weights in ``dtype``.
+
+    Source position ``src = r o`` (align_corners) or ``r (o + 1/2) - 1/2``, clamped at 0
+    for linear; ``i = min(floor(src), L - 1)``, ``t = clip(src - i, 0, 1)``. Linear blends
+    taps ``i`` and ``min(i + 1, L - 1)`` with ``1 - t, t``; cubic taps ``i - 1 .. i + 2``
+    (clamped into the input, so border weights add up) with `_cubic_coefficients` at
+    ``A = -0.75``. An unchanged size is a copy (torch's shortcut for linear modes).
+    """
+    t_ = dtype.type
+    rows = np.arange(out_size)
+    if out_size == in_size and mode != "bicubic":
+        return np.eye(in_size, dtype=dtype)
+    r = _pixel_scale(in_size, out_size, align_corners, scale, dtype)
+    dst = rows.astype(dtype)
+    src = r * dst if align_corners else r * (dst + t_(0.5)) - t_(0.5)
+    if mode != "bicubic":
+        src = np.maximum(src, t_(0))
+    left = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    frac = np.clip(src - left.astype(dtype), t_(0), t_(1)).astype(dtype)
+    if mode == "bicubic":
+        taps = [(left - 1 + k, w) for k, w in enumerate(_cubic_coefficients(frac, -0.75))]
     else:
-        ratio = dtype.type(1.0 / scale) if scale else dtype.type(in_size / out_size)
-        src = np.maximum((dst + dtype.type(0.5)) * ratio - dtype.type(0.5), 0)
-    left = src.astype(np.int64)
-    right = np.minimum(left + 1, in_size - 1)
-    lam = np.clip(src - left, 0, 1).astype(dtype)
-    return left, right, lam
+        taps = [(left, t_(1) - frac), (left + (left < in_size - 1), frac)]
+    matrix = np.zeros((out_size, in_size), dtype=dtype)
+    for index, weight in taps:
+        np.add.at(matrix, (rows, np.clip(index, 0, in_size - 1)), weight)
+    return matrix
+
+
+def antialias_weights(
+    in_size: int,
+    out_size: int,
+    mode: Literal["bilinear", "bicubic"] = "bilinear",
+    align_corners: bool = False,
+    scale: float | None = None,
+    dtype: type | np.dtype = np.float64,
+) -> np.ndarray:
+    """The ``(out, in)`` matrix of one dim of an antialiased resize (``antialias=True``).
+
+    Output ``i`` is centred at $c_i = r\\,(i + 1/2)$ in input coordinates ($r$ from the
+    sizes or the scale factor as in `interpolate`). The filter (triangle $1 - |x|$ for
+    bilinear, Keys' cubic with $a = -0.5$ for bicubic, support $h = 1$ or $2$) is stretched
+    by $\\max(r, 1)$ when shrinking (that is the antialiasing), evaluated at the input
+    pixel centres $j + 1/2$ within $[c_i - h \\max(r, 1), c_i + h \\max(r, 1)]$, and each row
+    is normalized to sum to 1 (which also handles the borders).
+    """
+    dtype = np.dtype(dtype)
+    t_ = dtype.type
+    r = _pixel_scale(in_size, out_size, align_corners, scale, dtype)
+    half = 1 if mode == "bilinear" else 2
+    support = t_(half) * r if r >= 1 else t_(half)
+    inverse = t_(1) / r if r >= 1 else t_(1)
+    center = r * (np.arange(out_size).astype(dtype) + t_(0.5))
+    low = np.maximum((center - support + t_(0.5)).astype(np.int64), 0)
+    high = np.minimum((center + support + t_(0.5)).astype(np.int64), in_size)
+    high = np.minimum(high, low + 2 * math.ceil(support) + 1)
+    j = np.arange(in_size)
+    x = np.abs((j - center[:, None] + t_(0.5)) * inverse).astype(dtype)
+    if mode == "bilinear":
+        weights = np.maximum(t_(1) - x, t_(0))
+    else:
+        a = t_(-0.5)
+        weights = np.where(
+            x < 1,
+            ((a + 2) * x - (a + 3)) * x * x + 1,
+            np.where(x < 2, (((x - 5) * x + 8) * x - 4) * a, t_(0)),
+        )
+    weights = np.where((j >= low[:, None]) & (j < high[:, None]), weights, t_(0)).astype(dtype)
+    total = weights.sum(axis=1, keepdims=True)
+    return np.where(total != 0, weights / np.where(total != 0, total, 1), weights).astype(dtype)
 
 
 def interpolate(
     input: np.ndarray,
     size: IntOrTuple | None = None,
     scale_factor: float | Sequence[float] | None = None,
-    mode: Literal["nearest", "bilinear"] = "nearest",
+    mode: InterpolateMode = "nearest",
     align_corners: bool | None = None,
     recompute_scale_factor: bool | None = None,
     antialias: bool = False,
 ) -> np.ndarray:
-    """Resize the spatial dims of ``(N, C, *spatial)`` with ``mode`` nearest (1-D/2-D) or
-    bilinear (2-D).
+    """Resize the spatial dims of ``(N, C, *spatial)`` (1 to 3 of them; no unbatched form).
 
-    The output size is ``size`` or ``floor(L * scale_factor)``. Nearest takes
-    ``src = min(floor(o * r), L - 1)``; bilinear blends the two neighbours of ``src`` with
-    weights ``1 - lambda, lambda`` per dim (see `_source_linear`). A given ``scale_factor``
-    sets ``r = 1/scale_factor`` unless ``recompute_scale_factor``; else ``r = L / out``.
+    The output size is ``size``, or ``floor(L * scale_factor)``. A given ``scale_factor``
+    is also used for the coordinates (``r = 1/scale_factor``) unless
+    ``recompute_scale_factor`` (then ``r = L / out``, as with ``size``). ``nearest`` reads
+    source ``min(floor(o r), L - 1)``, ``nearest-exact`` ``min(floor((o + 1/2) r), L - 1)``,
+    both in float32; ``linear``/``bilinear``/``trilinear``/``bicubic`` (1-D/2-D/3-D/2-D
+    input) apply `_interpolation_matrix` per dim, in the input's dtype; ``antialias=True``
+    (bilinear, bicubic) applies `antialias_weights`; ``area`` is the adaptive average pool.
 
     Raises:
-        ValueError: both or neither of size/scale_factor, align_corners with nearest, an
-            unsupported mode or input rank.
+        ValueError: both or neither of size/scale_factor, a size or scale of the wrong
+            length, align_corners with a non-interpolating mode, recompute_scale_factor
+            with a size, antialias outside bilinear/bicubic on 4-D input, a mode that does
+            not fit the input rank, empty channels or spatial dims, or an output size 0.
+        TypeError: a non-integer size, or an interpolating mode on an integer input.
     """
     x = np.asarray(input)
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError(
+                "align_corners option can only be set with the interpolating modes: "
+                "linear | bilinear | bicubic | trilinear"
+            )
+    elif align_corners is None:
+        align_corners = False
     n = x.ndim - 2
-    if mode not in ("nearest", "bilinear") or antialias:
-        raise ValueError(f"interpolate: mode {mode!r} (antialias={antialias}) is not supported")
-    if mode == "bilinear" and n != 2 or mode == "nearest" and n not in (1, 2):
-        raise ValueError(f"interpolate: mode {mode!r} does not support a {x.ndim}D input")
-    if mode == "nearest" and align_corners is not None:
-        raise ValueError("align_corners option can only be set with the interpolating modes")
-    if (size is None) == (scale_factor is None):
+    if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
+    scales: tuple[float | None, ...]
     if size is not None:
-        outs, scales = _ntuple(size, n, "size"), (None,) * n
+        if isinstance(size, (int, np.integer)):
+            outs = (int(size),) * n
+        else:
+            if len(size) != n:
+                raise ValueError(
+                    f"interpolate: input and output must have the same number of spatial "
+                    f"dimensions, got input {x.shape} and output size {tuple(size)}"
+                )
+            if not all(isinstance(s, (int, np.integer)) for s in size):
+                raise TypeError(f"interpolate: expected integer sizes, got {tuple(size)}")
+            outs = tuple(int(s) for s in size)
+        scales = (None,) * n
+        if recompute_scale_factor:
+            raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (int, float, np.number)):
+            factors = (float(scale_factor),) * n
+        else:
+            if len(scale_factor) != n:
+                raise ValueError(
+                    f"interpolate: input and scale_factor must have the same number of "
+                    f"spatial dimensions, got input {x.shape} and scale_factor {scale_factor}"
+                )
+            factors = tuple(float(f) for f in scale_factor)
+        outs = tuple(int(L * f) for L, f in zip(x.shape[2:], factors, strict=True))
+        recompute = recompute_scale_factor or mode == "area"
+        scales = (None,) * n if recompute else factors
     else:
-        factors = (
-            (float(scale_factor),) * n
-            if isinstance(scale_factor, (int, float))
-            else tuple(float(f) for f in scale_factor)
+        raise ValueError("either size or scale_factor should be defined")
+    if antialias and not (mode in ("bilinear", "bicubic") and x.ndim == 4):
+        raise ValueError(
+            "Anti-alias option is restricted to bilinear and bicubic modes and requires a "
+            "4-D tensor as input"
         )
-        outs = tuple(math.floor(L * f) for L, f in zip(x.shape[2:], factors, strict=True))
-        scales = (None,) * n if recompute_scale_factor else factors
-    if min(outs) < 1:
-        raise ValueError(f"interpolate: output size {outs} must be positive")
+    if not 1 <= n <= 3:
+        raise ValueError(f"interpolate: only 3D, 4D and 5D input is supported, got {x.ndim}D")
+    if mode == "area":
+        return _adaptive_avg_pool(x, outs, n)
+    if mode in _INTERPOLATING:
+        if _INTERPOLATING[mode] != n:
+            raise ValueError(
+                f"interpolate: got {x.ndim}D input, but {mode} mode needs "
+                f"{_INTERPOLATING[mode] + 2}D input"
+            )
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"interpolate: mode {mode!r} needs a floating input, got {x.dtype}")
+    elif mode not in ("nearest", "nearest-exact"):
+        raise ValueError(f"interpolate: unknown mode {mode!r}")
+    if 0 in x.shape[1:] or min(outs) < 1:
+        raise ValueError(
+            f"interpolate: input and output sizes should be greater than 0 (only the batch "
+            f"may be empty), got input {x.shape} and output size {outs}"
+        )
     out = x
     for dim, (L, o, sc) in enumerate(zip(x.shape[2:], outs, scales, strict=True)):
         axis = 2 + dim
-        if mode == "nearest":
-            out = np.take(out, _source_nearest(L, o, sc), axis=axis)
+        if mode in ("nearest", "nearest-exact"):
+            index = _source_nearest(L, o, sc, mode == "nearest-exact", mode == "nearest" and n == 2)
+            out = np.take(out, index, axis=axis)
+            continue
+        if antialias:
+            if o == L:
+                continue  # torch's separable antialias kernel skips a dim whose size is kept
+            matrix = antialias_weights(L, o, mode, bool(align_corners), sc, x.dtype)
         else:
-            left, right, lam = _source_linear(L, o, sc, bool(align_corners), x.dtype)
-            shape = [1] * x.ndim
-            shape[axis] = o
-            lam = lam.reshape(shape)
-            out = np.take(out, left, axis=axis) * (1 - lam) + np.take(out, right, axis=axis) * lam
-    return out
+            matrix = _interpolation_matrix(L, o, mode, bool(align_corners), sc, x.dtype)
+        out = np.moveaxis(np.moveaxis(out, axis, -1) @ matrix.T, -1, axis)
+    return np.ascontiguousarray(out, dtype=x.dtype)
+
+
+class Upsample:
+    """``nn.Upsample(size, scale_factor, mode, align_corners, recompute_scale_factor)``:
+    `interpolate` with the stored arguments (no antialias option)."""
+
+    def __init__(
+        self,
+        size: IntOrTuple | None = None,
+        scale_factor: float | Sequence[float] | None = None,
+        mode: InterpolateMode = "nearest",
+        align_corners: bool | None = None,
+        recompute_scale_factor: bool | None = None,
+    ) -> None:
+        self.size = size
+        if isinstance(scale_factor, (tuple, list)):
+            self.scale_factor: float | tuple[float, ...] | None = tuple(
+                float(f) for f in scale_factor
+            )
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor else None
+        self.mode, self.align_corners = mode, align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        return interpolate(
+            input,
+            self.size,
+            self.scale_factor,
+            self.mode,
+            self.align_corners,
+            recompute_scale_factor=self.recompute_scale_factor,
+        )
 
 
 # --- linear layers ----------------------------------------------------------------------
@@ -982,11 +1876,16 @@ def interpolate(
 def linear(input: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``y = x W^T + b`` with ``weight (out_features, in_features)`` and ``bias (out_features,)``.
 
+    Any leading batch dims (none for a 1-D input, zero-sized ones too); a 1-D weight
+    ``(in_features,)`` gives one output per row, without the feature dim.
+
     Raises:
         ValueError: ``input.shape[-1] != in_features``.
+        TypeError: ``input``, ``weight`` and ``bias`` dtypes differ.
     """
     x, w = np.asarray(input), np.asarray(weight)
-    if x.shape[-1:] != w.shape[1:]:
+    _check_dtypes("linear", x, weight=w, bias=bias)
+    if x.ndim == 0 or w.ndim not in (1, 2) or x.shape[-1] != w.shape[-1]:
         raise ValueError(
             f"linear: input features {x.shape[-1:]} don't match weight of shape {w.shape} "
             f"(out_features, in_features)"
@@ -998,16 +1897,23 @@ def linear(input: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
 def bilinear(
     input1: np.ndarray, input2: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
 ) -> np.ndarray:
-    """``y_k = x_1^T W_k x_2 + b_k`` with ``weight (out, in1, in2)``.
+    """``y_k = x_1^T W_k x_2 + b_k`` with ``weight (out, in1, in2)``, over matching leading
+    dims of the two inputs.
 
     Raises:
         ValueError: the inputs' feature sizes don't match ``weight``.
+        TypeError: the dtypes differ.
     """
     x1, x2, w = np.asarray(input1), np.asarray(input2), np.asarray(weight)
+    _check_dtypes("bilinear", x1, input2=x2, weight=w, bias=bias)
     if w.ndim != 3 or x1.shape[-1] != w.shape[1] or x2.shape[-1] != w.shape[2]:
         raise ValueError(
             f"bilinear: inputs with {x1.shape[-1]} and {x2.shape[-1]} features don't match "
             f"weight of shape {w.shape} (out, in1, in2)"
+        )
+    if x1.shape[:-1] != x2.shape[:-1]:
+        raise ValueError(
+            f"bilinear: input1 {x1.shape} and input2 {x2.shape} need the same batch dims"
         )
     out = np.einsum("...i,oij,...j->...o", x1, w, x2)
     return out if bias is None else out + np.asarray(bias)
@@ -1027,3 +1933,64 @@ def default_init_bounds(fan_in: int) -> tuple[float, float]:
         raise ValueError(f"fan_in must be positive, got fan_in={fan_in}")
     bound = 1.0 / math.sqrt(fan_in)
     return -bound, bound
+
+
+class Linear:
+    """``nn.Linear(in_features, out_features, bias=True)``: weight ``(out, in)`` and bias
+    ``(out,)`` drawn from ``U(-1/sqrt(in), 1/sqrt(in))`` (`default_init_bounds`) with the
+    NumPy generator ``rng``; calling it is `linear`."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: type | np.dtype = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.in_features, self.out_features = in_features, out_features
+        self._init(bias, np.dtype(dtype), rng or np.random.default_rng())
+
+    def _init(self, bias: bool, dtype: np.dtype, rng: np.random.Generator) -> None:
+        low, high = default_init_bounds(self.in_features)
+        shape = (self.out_features, self.in_features)
+        self.weight: np.ndarray | None = rng.uniform(low, high, shape).astype(dtype)
+        self.bias = rng.uniform(low, high, self.out_features).astype(dtype) if bias else None
+
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        return linear(input, self.weight, self.bias)
+
+
+class LazyLinear(Linear):
+    """``nn.LazyLinear(out_features, bias=True)``: a `Linear` whose ``in_features`` (0 until
+    then) is fixed by the last dim of the first input.
+
+    The first call creates weight ``(out_features, in)`` and bias with Linear's default
+    init and turns the layer into a `Linear` (torch's ``cls_to_become``); later inputs with
+    another feature size then raise like any Linear.
+    """
+
+    def __init__(
+        self,
+        out_features: int,
+        bias: bool = True,
+        dtype: type | np.dtype = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.in_features, self.out_features = 0, out_features
+        self.weight, self.bias = None, None
+        self._pending = (bias, np.dtype(dtype), rng or np.random.default_rng())
+
+    def initialize_parameters(self, input: np.ndarray) -> None:
+        """Fix ``in_features = input.shape[-1]`` and initialize the parameters."""
+        x = np.asarray(input)
+        if x.ndim == 0:
+            raise ValueError("LazyLinear: a 0-d input has no feature dim to infer from")
+        self.in_features = int(x.shape[-1])
+        self._init(*self._pending)
+        del self._pending
+        self.__class__ = Linear
+
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        self.initialize_parameters(input)
+        return linear(input, self.weight, self.bias)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from reference.convolution import antialias_weights
+
 # PIL modes whose pixels are not bytes: ToTensor keeps them as integers/floats, unscaled.
 # I;16 is unsigned 16-bit in PIL but read as *signed* int16, so values above 32767 wrap.
 _MODE_DTYPES: dict[str, type] = {"I": np.int32, "I;16": np.int16, "F": np.float32}
@@ -108,19 +110,16 @@ def resize_output_size(
 
 
 def _bilinear_weights(in_size: int, out_size: int) -> np.ndarray:
-    """The ``(out_size, in_size)`` matrix of antialiased bilinear (triangle filter) weights.
+    """The ``(out_size, in_size)`` matrix of antialiased bilinear (triangle filter) weights:
+    `reference.convolution.antialias_weights`, the weights of
+    ``F.interpolate(mode="bilinear", antialias=True)``, which torchvision's tensor resize calls.
 
     Output pixel $i$ is centred at $c_i = s (i + 1/2)$ in input coordinates, $s =$ in/out.
     The triangle $\\max(0, 1 - |t|)$ is stretched by $\\max(s, 1)$ when shrinking (that is
     the antialiasing), weights are taken at input pixel centres $j + 1/2$, and each row is
     normalized to sum to 1 (which also clamps at the borders).
     """
-    scale = in_size / out_size
-    stretch = max(scale, 1.0)
-    centers = scale * (np.arange(out_size) + 0.5)
-    t = (np.arange(in_size) + 0.5 - centers[:, None]) / stretch
-    weights = np.clip(1.0 - np.abs(t), 0.0, None)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return antialias_weights(in_size, out_size, "bilinear", dtype=np.float64)
 
 
 def resize(
