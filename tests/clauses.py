@@ -281,3 +281,59 @@ def concept_map_markdown(docs: Path = DOCS) -> str:
             + f" | [{status}](conformance/) |"
         )
     return "\n".join(rows)
+
+
+# --- the compatibility matrix (benchmarks/matrix.py writes its data) ---------------------
+
+MATRIX_FILE = DOCS / "data" / "compatibility.json"
+
+
+def _short(status: str) -> str:
+    """A matrix cell: 'pass', 'FAIL k/n', 'known deviation', 'skip', 'not run'."""
+    if status.startswith("pass") and "," not in status:
+        return "pass"
+    if status.startswith("FAIL") or status == "not run":
+        return status
+    return ", ".join(part.rsplit(" ", 1)[0] for part in status.split(", "))
+
+
+def compatibility_markdown(matrix_file: Path = MATRIX_FILE, base: str = "../") -> str:
+    """The releases measured, the clauses whose verdict is not a plain pass on some release
+    (with the reasons), and every clause in a collapsed table. Links are site URLs relative
+    to the page (``base``: markdown-exec output skips mkdocs' .md rewriting)."""
+    if not matrix_file.exists():
+        return "*No matrix data yet: run `python benchmarks/matrix.py --venv ...`.*"
+    releases = json.loads(matrix_file.read_text(encoding="utf-8"))["releases"]
+    clauses = defined_clauses()
+    out = ["| torch | torchvision | python | measured | result of `pytest -n auto` (ci) |",
+           "|---|---|---|---|---|"]
+    for r in releases:
+        out.append(f"| {r['torch']} | {r['torchvision']} | {r['python']} | {r['measured']} | "
+                   f"{r['summary']} (exit {r['exit_code']}) |")
+    names = [r["torch"].split("+")[0] for r in releases]
+    header = "| clause | " + " | ".join(names) + " |"
+    rule = "|---|" + "---|" * len(releases)
+
+    def cell(release: dict, cid: str, reasons: bool) -> str:
+        cpu = release["clauses"].get(cid, {}).get("cpu")
+        if cpu is None:
+            return "not in this release's run"
+        text = _short(cpu["status"])
+        if reasons and cpu["reasons"] and text != "pass":
+            text += ": " + "; ".join(cpu["reasons"])
+        return text.replace("|", "\\|")
+
+    def link(cid: str) -> str:
+        return f"[{cid}]({base}{clauses[cid].page[:-3]}/#{cid})" if cid in clauses else cid
+
+    differing = [cid for cid in clauses if any(cell(r, cid, False) != "pass" for r in releases)]
+    out += ["", f"**Where a release's verdict is not a plain pass** ({len(differing)} of "
+            f"{len(clauses)} clauses; the reasons are the tests' skip and xfail reasons):", "",
+            header, rule]
+    out += [f"| {link(cid)} | " + " | ".join(cell(r, cid, True) for r in releases) + " |"
+            for cid in differing]
+    out += ["", '??? note "Every clause on every release"', ""]
+    out += ["    " + line for line in [header, rule] + [
+        f"| {link(cid)} | " + " | ".join(cell(r, cid, False) for r in releases) + " |"
+        for cid in clauses]]
+    return "\n".join(out)
