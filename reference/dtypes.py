@@ -462,8 +462,9 @@ def to(input: np.ndarray, dtype: Any, copy: bool = False) -> np.ndarray:
     copy) when its dtype already is ``dtype`` and ``copy`` is false.
 
     Values convert as C++ casts do: float to integer truncates toward zero
-    ($\\operatorname{trunc}(-1.7) = -1$), anything to bool is $x \\ne 0$ (NaN is True),
-    complex to real keeps the real part (with a warning; to bool both parts count). A float outside the target
+    ($\\operatorname{trunc}(-1.7) = -1$), anything to bool is $x \\ne 0$ (NaN is True; for
+    complex both parts count), complex to real keeps the real part (with a warning), integer
+    to a narrower integer wraps modulo $2^{\\text{bits}}$. A float outside the target
     integer's range (or negative, for uint8) converts to an implementation-defined value.
 
     Raises:

@@ -63,7 +63,7 @@ def _is_float(array: np.ndarray) -> bool:
 def _wrap_dim(dim: int, ndim: int) -> int:
     """``dim`` in ``[-n, n)`` as an index in ``[0, n)``, with $n = \\max(\\text{ndim}, 1)$
     (a 0-d tensor takes dim 0 and -1)."""
-    n = max(ndim, 1)
+    n = builtins.max(ndim, 1)
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"dim must be an int, got {dim!r}")
     if not -n <= dim < n:
@@ -73,12 +73,14 @@ def _wrap_dim(dim: int, ndim: int) -> int:
     return int(dim) % n
 
 
-def _dims(dim: Dims, ndim: int) -> tuple[int, ...]:
-    """The dims a reduction runs over: all of them for ``None`` or an empty sequence."""
+def _dims(dim: Dims, ndim: int, *, empty_is_all: bool = True) -> tuple[int, ...]:
+    """The dims a reduction runs over: all of them for ``None``, and for an empty sequence
+    unless ``empty_is_all`` is false (``all``/``any`` reduce nothing then)."""
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
-        return (_wrap_dim(dim, ndim),) if ndim else ()
+        d = _wrap_dim(dim, ndim)  # a 0-d tensor takes 0 and -1 and has nothing to reduce
+        return (d,) if ndim else ()
     wrapped = [_wrap_dim(d, ndim) for d in dim]
     seen: set[int] = set()
     for d in wrapped:
@@ -86,7 +88,7 @@ def _dims(dim: Dims, ndim: int) -> tuple[int, ...]:
             raise ValueError(f"dim {d} appears multiple times in the list of dims")
         seen.add(d)
     if not wrapped:
-        return tuple(range(ndim))
+        return tuple(range(ndim)) if empty_is_all else ()
     return tuple(wrapped) if ndim else ()
 
 
@@ -95,7 +97,7 @@ def _sizes(size: tuple[Any, ...], name: str = "size") -> Shape:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     sizes = tuple(int(s) for s in size)
-    if any(s < 0 for s in sizes):
+    if builtins.any(s < 0 for s in sizes):
         raise ValueError(f"{name} {sizes}: a dimension size must be non-negative")
     return sizes
 
@@ -145,7 +147,7 @@ def arange(
         raise ValueError(f"unsupported range: {start} -> {end}")
     if (step > 0 and end < start) or (step < 0 and end > start):
         raise ValueError("upper bound and lower bound inconsistent with step sign")
-    all_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    all_int = builtins.all(isinstance(v, (int, np.integer)) for v in (start, end, step))
     if dtype is None:
         dtype = "int64" if all_int else dtypes.get_default_dtype()
     if all_int:
@@ -235,7 +237,7 @@ def eye(n: int, m: int | None = None, *, dtype: str | None = None) -> np.ndarray
     if n < 0 or m < 0:
         raise ValueError(f"n must be greater or equal to 0, got n={n}, m={m}")
     out = np.zeros((n, m), dtype=_np(dtype or dtypes.get_default_dtype()))
-    k = min(n, m)
+    k = builtins.min(n, m)
     out[np.arange(k), np.arange(k)] = 1
     return out
 
@@ -255,17 +257,23 @@ def full(size: Sequence[int], fill_value: Any, *, dtype: str | None = None) -> n
 def zeros(*size: int | Sequence[int], dtype: str | None = None) -> np.ndarray:
     """``torch.zeros``: zeros of ``size`` (varargs or one sequence) in the default float
     dtype unless ``dtype`` is given."""
+    if not size:
+        raise TypeError('zeros() missing 1 required positional arguments: "size"')
     return np.zeros(_sizes(size), dtype=_np(dtype or dtypes.get_default_dtype()))
 
 
 def ones(*size: int | Sequence[int], dtype: str | None = None) -> np.ndarray:
     """``torch.ones``: ones of ``size`` in the default float dtype unless ``dtype`` is given."""
+    if not size:
+        raise TypeError('ones() missing 1 required positional arguments: "size"')
     return np.ones(_sizes(size), dtype=_np(dtype or dtypes.get_default_dtype()))
 
 
 def empty(*size: int | Sequence[int], dtype: str | None = None) -> np.ndarray:
     """``torch.empty``: an uninitialized array of ``size`` (only its shape and dtype are
     specified) in the default float dtype unless ``dtype`` is given."""
+    if not size:
+        raise TypeError('empty() missing 1 required positional arguments: "size"')
     return np.empty(_sizes(size), dtype=_np(dtype or dtypes.get_default_dtype()))
 
 
@@ -405,14 +413,15 @@ def prod(
 
 def _logical(input: np.ndarray, dim: Dims, keepdim: bool, fn) -> np.ndarray:
     x = _array(input)
-    dims = _dims(dim, x.ndim)
+    dims = _dims(dim, x.ndim, empty_is_all=False)
     out = fn(x != 0, axis=dims, keepdims=True).reshape(_reduced_shape(x.shape, dims, keepdim))
     return out.astype(np.uint8) if x.dtype == np.uint8 else out
 
 
 def all(input: np.ndarray, dim: Dims = None, keepdim: bool = False) -> np.ndarray:
     """``torch.all``: whether every element over ``dim`` is non-zero (True when empty).
-    The result is bool, except for uint8 inputs, which give uint8 0/1 (legacy)."""
+    The result is bool, except for uint8 inputs, which give uint8 0/1 (legacy). Unlike
+    ``sum``, an empty tuple of dims reduces nothing: ``all(x, ())`` is ``x != 0``."""
     return _logical(input, dim, keepdim, np.all)
 
 
@@ -478,6 +487,8 @@ def min(input: np.ndarray, dim: int | None = None, keepdim: bool = False):
 
 def _arg_reduction(input, dim, keepdim, largest, name) -> np.ndarray:
     x = _array(input)
+    if x.dtype == np.bool_:
+        raise TypeError(f"{name}(): does not support bool input")
     if dim is None:
         if x.size == 0:
             raise IndexError(
@@ -491,7 +502,8 @@ def _arg_reduction(input, dim, keepdim, largest, name) -> np.ndarray:
 
 def argmax(input: np.ndarray, dim: int | None = None, keepdim: bool = False) -> np.ndarray:
     """``torch.argmax``: the first index of the maximum (of the flattened input when ``dim``
-    is None; ``keepdim`` then keeps every dim as size 1); int64."""
+    is None; ``keepdim`` then keeps every dim as size 1); int64. Bool inputs raise
+    ``TypeError``."""
     return _arg_reduction(input, dim, keepdim, True, "argmax")
 
 
@@ -669,7 +681,9 @@ def logsumexp(input: np.ndarray, dim: Dims, keepdim: bool = False) -> np.ndarray
         ValueError: an empty tuple of dims (torch fails on it).
     """
     x = _array(input)
-    if dim is not None and not isinstance(dim, (int, np.integer)) and len(dim) == 0:
+    if dim is None:
+        raise TypeError("logsumexp(): argument 'dim' must be an int or a tuple of ints")
+    if not isinstance(dim, (int, np.integer)) and len(dim) == 0:
         raise ValueError("logsumexp: dim must name at least one dimension")
     out_dtype = x.dtype if _is_float(x) else _np(dtypes.get_default_dtype())
     dims = _dims(dim, x.ndim)
@@ -698,7 +712,8 @@ def cumsum(input: np.ndarray, dim: int, *, dtype: str | None = None) -> np.ndarr
     if x.ndim == 0:
         return x.copy()
     wide = np.float64 if x.dtype == np.float16 else x.dtype
-    return np.cumsum(x, axis=d, dtype=wide).astype(x.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN, as in torch
+        return np.cumsum(x, axis=d, dtype=wide).astype(x.dtype)
 
 
 def median(input: np.ndarray, dim: int | None = None, keepdim: bool = False):
@@ -716,6 +731,8 @@ def median(input: np.ndarray, dim: int | None = None, keepdim: bool = False):
     if dim is None:
         flat = x.reshape(-1)
         if flat.size == 0:
+            if not _is_float(x):
+                raise ValueError("the median of an empty integer tensor is unspecified")
             return np.array(np.nan, dtype=x.dtype)
         return median(flat, 0).values.reshape(())
     d = _wrap_dim(dim, x.ndim)
@@ -903,16 +920,17 @@ def unbind(input: np.ndarray, dim: int = 0) -> tuple[np.ndarray, ...]:
         IndexError: a 0-d input or ``dim`` out of range.
     """
     x = _array(input)
+    d = _wrap_dim(dim, x.ndim)
     if x.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
-    d = _wrap_dim(dim, x.ndim)
     return tuple(_select(x, d, i) for i in range(x.shape[d]))
 
 
 def _select(x: np.ndarray, d: int, i: int) -> np.ndarray:
+    """The slice ``i`` along ``d`` as a view (a 0-d array, not a scalar, for 1-D input)."""
     index: list[Any] = [slice(None)] * x.ndim
-    index[d] = i
-    return x[tuple(index)]
+    index[d] = slice(i, i + 1)
+    return x[tuple(index)].reshape(x.shape[:d] + x.shape[d + 1 :])
 
 
 def flip(input: np.ndarray, dims: Sequence[int]) -> np.ndarray:
@@ -1188,10 +1206,10 @@ def repeat_interleave(
     x = _array(input)
     if dim is None:
         x, d = x.reshape(-1), 0
+    elif x.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     else:
         d = _wrap_dim(dim, x.ndim)
-        if x.ndim == 0:
-            x = x.reshape(1)
     if isinstance(repeats, (int, np.integer)):
         if repeats < 0:
             raise ValueError("Repeats must be non-negative")
