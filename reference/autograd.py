@@ -417,8 +417,9 @@ class Tensor:
         """Mean over ``dim`` (all dims when None); VJP ``g / n`` broadcast back."""
         return mean(self, dim, keepdim)
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
-        """Maximum of all elements, or ``(values, indices)`` along ``dim``."""
+    def max(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | MaxResult:
+        """Maximum of all elements, ``(values, indices)`` along ``dim``, or with a tensor
+        the elementwise maximum (torch's binary overload)."""
         return max(self, dim, keepdim)
 
     def maximum(self, other: Any) -> Tensor:
@@ -687,10 +688,21 @@ def mean(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = 
     return _unary(input, name, y, lambda g: _expand_back(g / n, shape, dims, keepdim))
 
 
-def max(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
+def max(
+    input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False
+) -> Tensor | MaxResult:
     """``torch.max``. Without ``dim``: the largest element (MaxBackward1), its gradient
     shared evenly by all maximal elements. With ``dim``: ``(values, indices)``
-    (MaxBackward0), the first maximal index, which receives the whole gradient."""
+    (MaxBackward0), the first maximal index, which receives the whole gradient. With a
+    tensor in place of ``dim``, ``max(a, b)``: the elementwise [`maximum`][reference.autograd.maximum]
+    (MaximumBackward0); a Python number there is a ``TypeError``, as in torch."""
+    if isinstance(dim, Tensor):
+        return maximum(input, dim)
+    if dim is not None and not isinstance(dim, (int, np.integer)):
+        raise TypeError(
+            f"max() received an invalid combination of arguments: got (Tensor, "
+            f"{type(dim).__name__}); the second argument is a dim (int) or a Tensor"
+        )
     x = input.data
     if x.size == 0:
         raise IndexError("max(): Expected reduction dim to be specified for input.numel() == 0")
@@ -921,24 +933,34 @@ def _without(shape: tuple[int, ...], d: int) -> tuple[int, ...]:
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """``torch.cat``: join along ``dim`` (other sizes equal); VJP splits ``g`` back."""
+    """``torch.cat``: join along ``dim`` (other sizes equal); VJP splits ``g`` back. Legacy
+    rule: 1-D empty tensors (shape ``(0,)``) are skipped, whatever the others' shape; ``dim``
+    is wrapped against the first tensor that is not."""
     ts = [_to_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("cat(): expected a non-empty list of Tensors")
-    d = _norm_dim(dim, ts[0].ndim)
+    # legacy: a 1-D tensor with no elements, shape (0,), is skipped whatever the others' shape
+    joined = [t for t in ts if t.shape != (0,)]
+    if not joined:
+        return _result(np.empty(0), "CatBackward0", ts, lambda g: tuple(np.empty(0) for _ in ts))
+    first = joined[0]
+    d = _norm_dim(dim, first.ndim)
     for i, t in enumerate(ts):
-        if t.ndim != ts[0].ndim or _without(t.shape, d) != _without(ts[0].shape, d):
+        if t.shape == (0,):
+            continue
+        if t.ndim != first.ndim or _without(t.shape, d) != _without(first.shape, d):
             raise ValueError(
                 f"cat(): Sizes of tensors must match except in dimension {d}. Expected "
-                f"{list(ts[0].shape)} but got {list(t.shape)} for tensor number {i} in the list."
+                f"{list(first.shape)} but got {list(t.shape)} for tensor number {i} in the list."
             )
-    bounds = np.cumsum([t.shape[d] for t in ts])[:-1]
-    return _result(
-        np.concatenate([t.data for t in ts], axis=d),
-        "CatBackward0",
-        ts,
-        lambda g: tuple(np.split(g, bounds, axis=d)),
-    )
+    sizes = [0 if t.shape == (0,) else t.shape[d] for t in ts]
+    bounds = np.cumsum(sizes)[:-1]
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray, ...]:
+        pieces = np.split(g, bounds, axis=d)
+        return tuple(np.empty(0) if t.shape == (0,) else p for t, p in zip(ts, pieces, strict=True))
+
+    return _result(np.concatenate([t.data for t in joined], axis=d), "CatBackward0", ts, vjp)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

@@ -107,7 +107,7 @@ def node_names(output) -> list[str | None]:
 
 UNARY = ("exp", "sigmoid", "tanh", "relu", "neg", "square", "log", "T")
 SCALAR = ("add", "rsub", "sub", "mul", "div", "rdiv", "rpow")
-BINARY = ("add", "sub", "mul", "div", "maximum", "pow")
+BINARY = ("add", "sub", "mul", "div", "maximum", "max", "pow")
 JOIN = ("cat", "stack")
 values = st.sampled_from(np.arange(-8, 9) / 4)
 
@@ -292,6 +292,8 @@ def _binary(lib: Lib, op: str, x, y):
         return x / (y * y + 1)
     if op == "maximum":
         return lib.mod.maximum(x, y)
+    if op == "max":  # the binary overload torch.max(a, b)
+        return lib.mod.max(x, y)
     return (x * x + 1) ** y  # pow with a tensor exponent and a positive base
 
 
@@ -427,6 +429,7 @@ NODE_NAMES = [
     ("MaxBackward0", lambda m, x, y: x.max(1).values),
     ("MaxBackward1", lambda m, x, y: x.max()),
     ("MaximumBackward0", lambda m, x, y: m.maximum(x, y)),
+    ("MaximumBackward0", lambda m, x, y: m.max(x, y)),  # torch.max's binary overload
     ("WhereBackward0", lambda m, x, y: m.where(x > y, x, y)),
     ("ExpBackward0", lambda m, x, y: x.exp()),
     ("LogBackward0", lambda m, x, y: x.log()),
@@ -617,6 +620,52 @@ def test_cross_entropy_composed_from_ops_matches_torch(logits, target):
     t_loss.backward()
     assert_matches(t_loss, loss.data)
     assert_matches(tx.grad, x.grad)
+
+
+@pytest.mark.spec("GRAD-4")
+@given(data=st.data())
+@example(data=None)  # the notes-free edge: every operand a legacy empty tensor
+def test_cat_skips_legacy_empty_tensors(device, data):
+    """``cat`` skips 1-D tensors of shape (0,) whatever the others' shape (their gradient is
+    empty); ``dim`` wraps against the first other tensor; only (0,)s give a (0,) result."""
+    if data is None:
+        parts, dim = [np.empty(0), np.empty(0)], 0
+    else:
+        shape = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3), label="shape")
+        dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+        parts = []
+        for _ in range(data.draw(st.integers(1, 3))):
+            size = list(shape)
+            size[dim] = data.draw(st.integers(0, 2))
+            parts.append(data.draw(dyadic_arrays(tuple(size))))
+        for _ in range(data.draw(st.integers(1, 2))):
+            parts.insert(data.draw(st.integers(0, len(parts))), np.empty(0))
+    expected = np.concatenate([a for a in parts if a.shape != (0,)] or [np.empty(0)], dim)
+    for lib in (Lib("torch", device), REF):
+        leaves = [lib.leaf(a) for a in parts]
+        out = lib.mod.cat(leaves, dim)
+        np.testing.assert_array_equal(as_numpy(out), expected, strict=True)
+        (out * out).sum().backward()
+        for leaf, a in zip(leaves, parts, strict=True):  # d(sum out^2)/da = 2a, () for (0,)
+            np.testing.assert_array_equal(as_numpy(leaf.grad), 2 * a, strict=True)
+
+
+@pytest.mark.spec("GRAD-4")
+def test_cat_of_a_2d_empty_tensor_is_not_skipped():
+    assert_both_raise(
+        lambda: torch.cat([torch.empty(0, 2), torch.ones(2, 3)], 1),
+        lambda: ag.cat([ag.Tensor(np.empty((0, 2))), ag.Tensor(np.ones((2, 3)))], 1),
+        match="dimension 1",
+    )
+
+
+@pytest.mark.spec("GRAD-3")
+def test_max_of_a_tensor_and_a_number_is_a_type_error():
+    assert_both_raise(
+        lambda: torch.max(torch.ones(2), 1.0),
+        lambda: ag.max(ag.Tensor(np.ones(2)), 1.0),
+        torch_error=TypeError, reference_error=TypeError, match="max",
+    )
 
 
 # --- GRAD-5: vector-Jacobian products -----------------------------------------------------
