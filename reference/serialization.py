@@ -45,6 +45,8 @@ from typing import IO, Any
 
 import numpy as np
 
+__all__ = ["load", "save", "bfloat16", "WEIGHTS_ONLY_GLOBALS", "UnpicklingError", "TorchName"]
+
 PathOrFile = str | os.PathLike | IO[bytes]
 MapLocation = str | Mapping[str, str] | Callable[[np.ndarray, str], Any] | None
 
@@ -251,7 +253,7 @@ def _view(storage: Any, dtype: _DType, offset: Any, size: Any, stride: Any, meta
     nbytes = storage.data.size
     numel = math.prod(size)
     if numel:
-        needed = (offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1)
+        needed = offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) + 1
         if needed * itemsize > nbytes:
             raise UnpicklingError(
                 f"sizes {list(size)}, strides {list(stride)}, storage offset {offset} and "
@@ -330,8 +332,7 @@ def _rebuild_from_type_v2(func, new_type, args, state):
 def _unmodelled(name: str, kind: str) -> Callable[..., Any]:
     def rebuild(*args: Any) -> Any:
         raise UnpicklingError(
-            f"torch._utils.{name}: torch allows it, but the reference does not model {kind} "
-            "tensors"
+            f"torch._utils.{name}: torch allows it, but the reference does not model {kind} tensors"
         )
 
     rebuild.__name__ = name
@@ -523,9 +524,7 @@ class _Unpickler:
         if archive.has("byteorder"):
             order = archive.read("byteorder")
             if order not in (b"little", b"big"):
-                raise UnpicklingError(
-                    f"Unknown endianness type: {order.decode(errors='replace')}"
-                )
+                raise UnpicklingError(f"Unknown endianness type: {order.decode(errors='replace')}")
             self.big_endian = order == b"big"
         if not archive.has("version"):
             raise UnpicklingError("no version record: every torch.save file has one")
