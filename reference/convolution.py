@@ -333,6 +333,18 @@ def conv_transpose_output_size(
         ValueError: output_padding is not smaller than stride or dilation, a parameter is
             out of range, or the output would be smaller than 1.
     """
+    return _transposed_size(size, kernel_size, stride, padding, output_padding, dilation)
+
+
+def _transposed_size(
+    size: int,
+    kernel_size: int,
+    stride: int,
+    padding: int,
+    output_padding: int,
+    dilation: int,
+    minimum: int = 1,
+) -> int:
     _check_window_args(kernel_size, stride, padding, dilation)
     if not (0 <= output_padding < max(stride, dilation)):
         raise ValueError(
@@ -340,6 +352,8 @@ def conv_transpose_output_size(
             f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
         )
     out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    if out >= minimum:
+        return out
     return _check_output(
         out, size, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation
     )
@@ -768,12 +782,9 @@ def _conv_transpose(
             f"{in_channels} input channels divisible by groups, got {x.shape[1]}"
         )
     sizes = x.shape[2:]
-    outs = tuple(
-        conv_transpose_output_size(L, k, s, p, op, d)
-        for L, k, s, p, op, d in zip(
-            sizes, kernel, stride_t, padding_t, output_padding_t, dilation_t, strict=True
-        )
-    )
+    params = zip(sizes, kernel, stride_t, padding_t, output_padding_t, dilation_t, strict=True)
+    # a zero batch may have an empty output, but not a negative one
+    outs = tuple(_transposed_size(*args, minimum=0 if x.shape[0] == 0 else 1) for args in params)
     # Each input pixel spreads x * w over a dilated kernel footprint: cols (N, C_out, *k, *L).
     in_per_group = in_channels // groups
     parts = [
@@ -1118,8 +1129,9 @@ def _adaptive_avg_pool(input: np.ndarray, output_size: object, n: int) -> np.nda
         if len(outs) == n and all(o == 1 for o in outs):
             # torch's shortcut: a mean over the spatial dims, with no check of the input's
             # rank or emptiness (an empty spatial dim gives NaN, the mean of nothing)
+            axes = tuple(range(x.ndim - n, x.ndim))
             with np.errstate(invalid="ignore", divide="ignore"):
-                mean = x.mean(axis=tuple(range(x.ndim - n, x.ndim)), keepdims=True)
+                mean = x.sum(axis=axes, keepdims=True) / math.prod(x.shape[x.ndim - n :])
             return mean.astype(x.dtype, copy=False)
     values, valid, _, area, unbatched, outs = _adaptive(
         x, output_size, n, name, "spatial" if n < 3 else "given"
