@@ -717,6 +717,7 @@ def _write(x, key, value):
 @example(((((2, 3, 4), 1, 0, 24), []), ((True, [0, 1]), False)))  # True is an index [0]
 @example(((((2, 3, 4), 1, 0, 24), []), ((np.array(1), slice(None), [2, 0]), False)))
 @example(((((2, 3, 4), 1, 0, 24), []), ((Ellipsis, np.ones((3, 4), dtype=bool)), False)))
+@example(((((2, 3, 4), 1, 0, 24), []), ((np.eye(2, 3, dtype=bool), slice(None, None, 2)), True)))
 @example(((((2, 3, 4), 1, 0, 24), []), (([[0], [1]], slice(None), [1, 2, 3]), True)))
 @example(((((), 1, 0, 1), []), ((False,), False)))  # 0-d: (0,)
 @example(((((3, 1), 1, 0, 3), [("expand", ((2, 3, 4),))]), (([1, 0, 1],), False)))  # overlap
