@@ -90,9 +90,9 @@ _SEEDER_LOCK = threading.Lock()
 
 
 def _init_genrand(seed: int) -> np.ndarray:
-    """The 624-word state `std::mt19937(seed)` starts from (Matsumoto and Nishimura's
-    `init_genrand`: $x_0 = s$, $x_j = 1812433253 \\cdot (x_{j-1} \\oplus (x_{j-1} \\gg 30)) + j
-    \\bmod 2^{32}$). NumPy's `RandomState` seeds its MT19937 the same way."""
+    r"""The 624-word state `std::mt19937(seed)` starts from (Matsumoto and Nishimura's
+    `init_genrand`: $x_0 = s$, $x_j = 1812433253 \cdot (x_{j-1} \oplus (x_{j-1} \gg 30)) + j
+    \bmod 2^{32}$). NumPy's `RandomState` seeds its MT19937 the same way."""
     with _SEEDER_LOCK:
         _SEEDER.seed(seed & 0xFFFFFFFF)
         return _SEEDER.get_state()[1].astype(_U32)
