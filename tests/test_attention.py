@@ -297,13 +297,14 @@ def test_cuda_fused_backends_run(device):
 
 @pytest.mark.spec("ATTN-4")
 @pytest.mark.parametrize("backend", ["default", *CPU_BACKENDS])
-def test_a_query_that_may_attend_no_key(device, backend):
+def test_a_query_that_may_attend_no_key(backend):
     """SDPA's math and CPU flash kernels: zeros from torch 2.5 (`_safe_softmax`), NaN on 2.4;
-    the other queries are unaffected."""
+    the other queries are unaffected. (On CPU: what CUDA's fused kernels give for such a
+    query is not pinned down here.)"""
     q, k, v, kwargs, _ = FULLY_MASKED
     context = sdpa_kernel([getattr(SDPBackend, backend)]) if backend != "default" else None
-    tq, tk, tv = (to_torch(x, device) for x in (q[None], k[None], v[None]))
-    mask = to_torch(kwargs["attn_mask"], device)
+    tq, tk, tv = (torch.from_numpy(x) for x in (q[None], k[None], v[None]))
+    mask = torch.from_numpy(kwargs["attn_mask"])
     if context is None:
         got = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=mask)
     else:
@@ -455,6 +456,8 @@ def test_module_slow_path_matches_the_reference(device, case):
     """Training mode (the slow path, `F.multi_head_attention_forward`): output and weights,
     batch_first, unbatched and empty inputs, kdim/vdim, bias_kv, zero attention, masks."""
     config, query, key, value, options, seed = case
+    if device != "cpu":  # key 0 always allowed: CUDA's fused kernels are not pinned down
+        options = _no_fully_masked_rows_mha(options)
     reference, module = _modules(config, query.dtype, seed, device)
     try:
         output, weights = _call_torch(module, query, key, value, options, device)
@@ -511,11 +514,12 @@ def _no_fully_masked_rows_mha(options: dict) -> dict:
     return options
 
 
-@pytest.mark.spec("ATTN-9")
-def test_a_query_that_may_attend_no_key_per_module_path(device):
+@pytest.mark.spec("ATTN-8", "ATTN-9")
+def test_a_query_that_may_attend_no_key_per_module_path():
     """One batch row fully padded: the slow path gives NaN with need_weights=True, the SDPA
     result (zeros from 2.5, NaN on 2.4) passed through out_proj without; the fast path gives
-    NaN either way. The other batch row is the same on every path."""
+    NaN either way. The other batch row is the same on every path. (On CPU.)"""
+    device = "cpu"
     reference = MultiheadAttention(4, 2, batch_first=True, dtype=np.float64,
                                    rng=np.random.default_rng(0))
     reference.in_proj_bias = np.linspace(-1, 1, 12)
