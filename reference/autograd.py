@@ -25,12 +25,18 @@ import numpy as np
 from reference.broadcasting import broadcast_shapes, sum_to_shape
 
 __all__ = [
+    "Function",
+    "FunctionCtx",
     "Node",
+    "RemovableHandle",
     "Tensor",
     "cat",
+    "enable_grad",
     "exp",
     "grad",
+    "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "log",
     "matmul",
     "max",
@@ -38,6 +44,7 @@ __all__ = [
     "mean",
     "no_grad",
     "relu",
+    "set_grad_enabled",
     "sigmoid",
     "stack",
     "sum",
@@ -47,6 +54,7 @@ __all__ = [
 ]
 
 _GRAD_ENABLED = True
+_INFERENCE_MODE = False
 
 _BACKWARD_TWICE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -62,20 +70,91 @@ def is_grad_enabled() -> bool:
     return _GRAD_ENABLED
 
 
-class no_grad(contextlib.ContextDecorator):
+def is_inference_mode_enabled() -> bool:
+    """Whether ``inference_mode`` is on."""
+    return _INFERENCE_MODE
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """``torch.set_grad_enabled(mode)``: sets grad mode at once when called (so it also works
+    as a plain function call), and as a context or decorator restores the previous mode on
+    exit."""
+
+    def __init__(self, mode: bool) -> None:
+        global _GRAD_ENABLED
+        self._prev, self._mode = _GRAD_ENABLED, bool(mode)
+        _GRAD_ENABLED = self._mode
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        global _GRAD_ENABLED
+        _GRAD_ENABLED = self._prev  # as a decorator, the mode applies only inside func
+        return super().__call__(func)
+
+    def __enter__(self) -> None:
+        global _GRAD_ENABLED
+        _GRAD_ENABLED = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _GRAD_ENABLED
+        _GRAD_ENABLED = self._prev
+
+
+class _GradMode(contextlib.ContextDecorator):
+    _mode: bool
+
+    def __enter__(self) -> None:
+        global _GRAD_ENABLED
+        self._prev = _GRAD_ENABLED
+        _GRAD_ENABLED = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _GRAD_ENABLED
+        _GRAD_ENABLED = self._prev
+
+
+class no_grad(_GradMode):
     """Context (or decorator) in which operations record no graph: results are leaves with
     ``grad_fn=None``. Computed results have ``requires_grad=False``; views (reshape,
     indexing, ``.T``) of a tensor that requires grad keep ``requires_grad=True``, as in
     torch."""
 
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Context (or decorator) that turns recording back on, e.g. inside ``no_grad``."""
+
+    _mode = True
+
+
+class inference_mode(contextlib.ContextDecorator):
+    """``torch.inference_mode(mode=True)``: ``no_grad``, and the tensors computed inside are
+    *inference tensors*: an operation recorded later that must save one for its backward
+    raises ``RuntimeError`` (one that saves nothing, such as ``+``, may use it)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = bool(mode)
+
     def __enter__(self) -> None:
-        global _GRAD_ENABLED
-        self._prev = _GRAD_ENABLED
-        _GRAD_ENABLED = False
+        global _GRAD_ENABLED, _INFERENCE_MODE
+        self._prev = (_GRAD_ENABLED, _INFERENCE_MODE)
+        if self._mode:
+            _GRAD_ENABLED, _INFERENCE_MODE = False, True
 
     def __exit__(self, *exc: object) -> None:
-        global _GRAD_ENABLED
-        _GRAD_ENABLED = self._prev
+        global _GRAD_ENABLED, _INFERENCE_MODE
+        _GRAD_ENABLED, _INFERENCE_MODE = self._prev
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list[Callable[..., Any]], hook: Callable[..., Any]) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 class Node:
@@ -83,8 +162,8 @@ class Node:
 
     Attributes:
         next_functions: per differentiable input, ``(node, 0)`` where ``node`` is the input's
-            ``grad_fn``, its :class:`AccumulateGrad` when it is a leaf that requires grad, or
-            ``None`` (torch's layout).
+            ``grad_fn``, its [`AccumulateGrad`][reference.autograd.AccumulateGrad] when it is
+            a leaf that requires grad, or ``None`` (torch's layout).
     """
 
     def __init__(
@@ -93,12 +172,15 @@ class Node:
         inputs: Sequence[Tensor | None],
         vjp: Callable[..., Sequence[np.ndarray | None]],
         saved: Sequence[np.ndarray] = (),
+        graph_vjp: Callable[[Tensor], Sequence[Tensor | None]] | None = None,
     ) -> None:
         self._name = name
         self._vjp = vjp
+        self._graph_vjp = graph_vjp  # the VJP in reference ops, for create_graph=True
         self._saved: tuple[np.ndarray, ...] | None = tuple(saved)
         self._saves = bool(saved)
         self._retained: list[Tensor] = []  # non-leaf outputs that called retain_grad()
+        self._hooks: list[Callable[..., Any]] = []  # the output tensor's register_hook hooks
         self.next_functions = tuple((_edge(t), 0) for t in inputs)
 
     def name(self) -> str:
@@ -112,6 +194,17 @@ class Node:
         if self._saved is None:
             raise RuntimeError(_BACKWARD_TWICE)
         return self._vjp(grad, *self._saved)
+
+    def _apply_graph(self, grad: Tensor) -> Sequence[Tensor | None]:
+        """The VJP recorded as reference operations (``create_graph=True``)."""
+        if self._saved is None:
+            raise RuntimeError(_BACKWARD_TWICE)
+        if self._graph_vjp is None:
+            raise RuntimeError(
+                f"the reference has no differentiable backward for {self._name} "
+                "(create_graph=True)"
+            )
+        return self._graph_vjp(grad)
 
     def _release(self) -> None:
         if self._saves:
@@ -171,6 +264,7 @@ class Tensor:
         self.grad_fn: Node | None = None
         self._requires_grad = False
         self._accumulator: AccumulateGrad | None = None
+        self._inference = _INFERENCE_MODE
         if requires_grad:
             self.requires_grad_(True)
 
@@ -179,6 +273,7 @@ class Tensor:
         out = cls.__new__(cls)
         out.data, out.grad, out.grad_fn = data, None, grad_fn
         out._requires_grad, out._accumulator = grad_fn is not None, None
+        out._inference = False
         return out
 
     # --- autograd metadata ----------------------------------------------------------------
@@ -221,6 +316,20 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None and not self.retains_grad:
             self.grad_fn._retained.append(self)
+
+    def register_hook(self, hook: Callable[[Any], Any]) -> RemovableHandle:
+        """Call ``hook(grad)`` with the gradient computed for this tensor during backward;
+        a returned value replaces the gradient that flows on (and that ``.grad`` receives).
+        Hooks run in registration order; the handle's ``remove()`` unregisters one."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        node = _edge(self)
+        node._hooks.append(hook)
+        return RemovableHandle(node._hooks, hook)
+
+    def is_inference(self) -> bool:
+        """Whether this tensor was computed in ``inference_mode``."""
+        return self._inference
 
     def detach(self) -> Tensor:
         """A new leaf sharing ``data`` (no copy) that does not require grad."""
@@ -332,10 +441,12 @@ class Tensor:
 
     def __rsub__(self, other: Any) -> Tensor:
         other_t = _to_tensor(other)
-        return _unary(self, "RsubBackward1", other_t.data - self.data, lambda g: -g)
+        return _unary(self, "RsubBackward1", other_t.data - self.data, lambda g: -g,
+                      graph_vjp=lambda g, out: -g)
 
     def __neg__(self) -> Tensor:
-        return _unary(self, "NegBackward0", -self.data, lambda g: -g)
+        return _unary(self, "NegBackward0", -self.data, lambda g: -g,
+                      graph_vjp=lambda g, out: -g)
 
     def __mul__(self, other: Any) -> Tensor:
         return _mul(self, _to_tensor(other))
@@ -387,7 +498,8 @@ class Tensor:
     def reciprocal(self) -> Tensor:
         """``1 / self``; VJP ``-g / x^2 = -g y^2``."""
         y = 1.0 / self.data
-        return _unary(self, "ReciprocalBackward0", y, lambda g, y: -g * y * y, saved=(y,))
+        return _unary(self, "ReciprocalBackward0", y, lambda g, y: -g * y * y, saved=(y,),
+                      graph_vjp=lambda g, out: -g * out * out)
 
     def exp(self) -> Tensor:
         """``e^x``; VJP ``g e^x`` (saves the result)."""
@@ -443,7 +555,8 @@ class Tensor:
         """Swap two dims (a view); VJP swaps them back."""
         d0, d1 = _norm_dim(dim0, self.ndim), _norm_dim(dim1, self.ndim)
         y = np.swapaxes(self.data, d0, d1)
-        return _unary(self, "TransposeBackward0", y, lambda g: np.swapaxes(g, d0, d1), view=True)
+        return _unary(self, "TransposeBackward0", y, lambda g: np.swapaxes(g, d0, d1), view=True,
+                      graph_vjp=lambda g, out: g.transpose(d0, d1))
 
     def permute(self, *dims: int | Sequence[int]) -> Tensor:
         """Reorder the dims (a view); VJP applies the inverse permutation."""
@@ -452,7 +565,8 @@ class Tensor:
             raise ValueError(f"permute: dims {perm} are not a permutation of {self.ndim} dims")
         inv = tuple(np.argsort(perm))
         y = np.transpose(self.data, perm)
-        return _unary(self, "PermuteBackward0", y, lambda g: np.transpose(g, inv), view=True)
+        return _unary(self, "PermuteBackward0", y, lambda g: np.transpose(g, inv), view=True,
+                      graph_vjp=lambda g, out: g.permute(inv))
 
     @property
     def T(self) -> Tensor:
@@ -462,12 +576,35 @@ class Tensor:
     def unsqueeze(self, dim: int) -> Tensor:
         """Insert a size-1 dim at ``dim``."""
         d = _norm_dim(dim, self.ndim + 1)
+        shape = self.shape
         return _unary(
             self,
             "UnsqueezeBackward0",
             np.expand_dims(self.data, d),
             lambda g: np.squeeze(g, d),
             view=True,
+            graph_vjp=lambda g, out: g.reshape(shape),
+        )
+
+    def expand(self, *sizes: int | Sequence[int]) -> Tensor:
+        """A stride-0 view to ``sizes`` (-1 keeps a size; new dims lead); VJP sums ``g``
+        back (``sum_to_shape``)."""
+        target = _shape_arg(sizes)
+        lead = len(target) - self.ndim
+        if lead < 0:
+            raise ValueError(
+                f"expand: the number of sizes provided ({len(target)}) must be greater or "
+                f"equal to the number of dimensions in the tensor ({self.ndim})"
+            )
+        full = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(target))
+        shape = self.shape
+        return _unary(
+            self,
+            "ExpandBackward0",
+            np.broadcast_to(self.data, full),
+            lambda g: sum_to_shape(g, shape),
+            view=True,
+            graph_vjp=lambda g, out: _sum_to(g, shape),
         )
 
 
@@ -489,12 +626,27 @@ def _result(
     inputs: Sequence[Tensor | None],
     vjp: Callable[..., Sequence[np.ndarray | None]],
     saved: Sequence[np.ndarray] = (),
+    graph_vjp: Callable[[Tensor, Tensor], Sequence[Tensor | None]] | None = None,
 ) -> Tensor:
-    """Wrap ``data``; record a node only when grad mode is on and an input requires grad."""
+    """Wrap ``data``; record a node only when grad mode is on and an input requires grad.
+
+    ``graph_vjp(g, out)`` states the VJP with reference operations on tensors (``out`` the
+    result), so that ``grad(..., create_graph=True)`` can differentiate it again.
+    """
     data = np.asarray(data)  # NumPy reductions of 0-d arrays give scalars
     if _GRAD_ENABLED and any(t is not None and t.requires_grad for t in inputs):
-        return Tensor._wrap(data, Node(name, inputs, vjp, saved))
-    return Tensor._wrap(data)
+        if saved and any(t is not None and t._inference for t in inputs):
+            raise RuntimeError(
+                "Inference tensors cannot be saved for backward. Please do not use Tensors "
+                "created in inference mode in computation tracked by autograd."
+            )
+        out = Tensor._wrap(data)
+        bound = None if graph_vjp is None else (lambda g: graph_vjp(g, out))
+        out.grad_fn, out._requires_grad = Node(name, inputs, vjp, saved, bound), True
+        return out
+    out = Tensor._wrap(data)
+    out._inference = _INFERENCE_MODE
+    return out
 
 
 def _unary(
@@ -504,11 +656,25 @@ def _unary(
     vjp: Callable[..., np.ndarray],
     saved: Sequence[np.ndarray] = (),
     view: bool = False,
+    graph_vjp: Callable[[Tensor, Tensor], Tensor] | None = None,
 ) -> Tensor:
-    out = _result(y, name, (x,), lambda g, *s: (vjp(g, *s),), saved)
+    graph = None if graph_vjp is None else (lambda g, out: (graph_vjp(g, out),))
+    out = _result(y, name, (x,), lambda g, *s: (vjp(g, *s),), saved, graph)
     if view and not _GRAD_ENABLED:  # torch: a view made under no_grad keeps requires_grad
         out._requires_grad = x.requires_grad
     return out
+
+
+def _sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """``sum_to_shape`` in reference operations (recorded): sum ``g`` over the dims that
+    broadcasting added or stretched, back to ``shape``."""
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return sum(g, dims, keepdim=True).reshape(shape) if dims else g.reshape(shape)
 
 
 def _add(a: Tensor, b: Tensor, alpha: float, name: str) -> Tensor:
@@ -518,6 +684,7 @@ def _add(a: Tensor, b: Tensor, alpha: float, name: str) -> Tensor:
         name,
         (a, b),
         lambda g: (sum_to_shape(g, ashape), sum_to_shape(alpha * g, bshape)),
+        graph_vjp=lambda g, out: (_sum_to(g, ashape), _sum_to(g * alpha, bshape)),
     )
 
 
@@ -528,6 +695,7 @@ def _mul(a: Tensor, b: Tensor) -> Tensor:
         (a, b),
         lambda g, a_, b_: (sum_to_shape(g * b_, a_.shape), sum_to_shape(g * a_, b_.shape)),
         saved=(a.data, b.data),
+        graph_vjp=lambda g, out: (_sum_to(g * b, a.shape), _sum_to(g * a, b.shape)),
     )
 
 
@@ -541,6 +709,7 @@ def _div(a: Tensor, b: Tensor) -> Tensor:
             sum_to_shape(-g * a_ / (b_ * b_), b_.shape),
         ),
         saved=(a.data, b.data),
+        graph_vjp=lambda g, out: (_sum_to(g / b, a.shape), _sum_to(-g * a / (b * b), b.shape)),
     )
 
 
@@ -555,6 +724,7 @@ def _pow(x: Tensor, exponent: Any) -> Tensor:
             x.data**p,
             lambda g, x_: np.zeros_like(g) if p == 0 else g * p * x_ ** (p - 1),
             saved=(x.data,),
+            graph_vjp=lambda g, out: g * 0.0 if p == 0 else g * p * x ** (p - 1),
         )
     y = x.data**exponent.data
     return _result(
@@ -584,32 +754,37 @@ def _rpow(base: Tensor, exponent: Tensor) -> Tensor:
 def exp(input: Tensor) -> Tensor:
     """``e^x``; VJP ``g e^x``."""
     y = np.exp(input.data)
-    return _unary(input, "ExpBackward0", y, lambda g, y_: g * y_, saved=(y,))
+    return _unary(input, "ExpBackward0", y, lambda g, y_: g * y_, saved=(y,),
+                  graph_vjp=lambda g, out: g * out)
 
 
 def log(input: Tensor) -> Tensor:
     """``ln x``; VJP ``g / x``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.log(input.data)
-    return _unary(input, "LogBackward0", y, lambda g, x_: g / x_, saved=(input.data,))
+    return _unary(input, "LogBackward0", y, lambda g, x_: g / x_, saved=(input.data,),
+                  graph_vjp=lambda g, out: g / input)
 
 
 def relu(input: Tensor) -> Tensor:
     """``max(x, 0)``; VJP ``g [y > 0]`` (torch's ``threshold_backward`` on the result)."""
     y = np.maximum(input.data, 0.0)
-    return _unary(input, "ReluBackward0", y, lambda g, y_: g * (y_ > 0), saved=(y,))
+    return _unary(input, "ReluBackward0", y, lambda g, y_: g * (y_ > 0), saved=(y,),
+                  graph_vjp=lambda g, out: g * Tensor._wrap((out.data > 0).astype(np.float64)))
 
 
 def sigmoid(input: Tensor) -> Tensor:
     """``1 / (1 + e^{-x})``; VJP ``g y (1 - y)``."""
     y = np.exp(-np.logaddexp(0.0, -input.data))  # 1 / (1 + e^{-x}) without overflow
-    return _unary(input, "SigmoidBackward0", y, lambda g, y_: g * y_ * (1.0 - y_), saved=(y,))
+    return _unary(input, "SigmoidBackward0", y, lambda g, y_: g * y_ * (1.0 - y_), saved=(y,),
+                  graph_vjp=lambda g, out: g * out * (1.0 - out))
 
 
 def tanh(input: Tensor) -> Tensor:
     """``tanh x``; VJP ``g (1 - y^2)``."""
     y = np.tanh(input.data)
-    return _unary(input, "TanhBackward0", y, lambda g, y_: g * (1.0 - y_ * y_), saved=(y,))
+    return _unary(input, "TanhBackward0", y, lambda g, y_: g * (1.0 - y_ * y_), saved=(y,),
+                  graph_vjp=lambda g, out: g * (1.0 - out * out))
 
 
 def maximum(input: Tensor, other: Any) -> Tensor:
@@ -623,8 +798,15 @@ def maximum(input: Tensor, other: Any) -> Tensor:
             sum_to_shape(g * tie * (b_ >= a_), b_.shape),
         )
 
+    def graph_vjp(g: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
+        tie = np.where(a.data == b.data, 0.5, 1.0)  # the routing is constant: masks
+        to_a = Tensor._wrap(tie * (a.data >= b.data))
+        to_b = Tensor._wrap(tie * (b.data >= a.data))
+        return _sum_to(g * to_a, a.shape), _sum_to(g * to_b, b.shape)
+
     return _result(
-        np.maximum(a.data, b.data), "MaximumBackward0", (a, b), vjp, saved=(a.data, b.data)
+        np.maximum(a.data, b.data), "MaximumBackward0", (a, b), vjp, saved=(a.data, b.data),
+        graph_vjp=graph_vjp,
     )
 
 
@@ -642,6 +824,10 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
             sum_to_shape(np.where(c_, 0.0, g), b.shape),
         ),
         saved=(c,),
+        graph_vjp=lambda g, out: (
+            _sum_to(g * Tensor._wrap(c.astype(np.float64)), a.shape),
+            _sum_to(g * Tensor._wrap((~c).astype(np.float64)), b.shape),
+        ),
     )
 
 
@@ -670,12 +856,18 @@ def _expand_back(g: np.ndarray, shape: tuple[int, ...], dims: tuple[int, ...], k
     return np.broadcast_to(g, shape)
 
 
+def _expand_back_graph(g: Tensor, shape: tuple[int, ...], dims: tuple[int, ...], keepdim: bool):
+    kept = tuple(1 if d in dims else n for d, n in enumerate(shape))
+    return g.reshape(kept).expand(shape)
+
+
 def sum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
     """``torch.sum``: SumBackward0 over all dims, SumBackward1 over ``dim``."""
     dims, shape = _dims(dim, input.ndim), input.shape
     name = "SumBackward0" if dim is None else "SumBackward1"
     y = input.data.sum(axis=dims, keepdims=keepdim)
-    return _unary(input, name, np.asarray(y), lambda g: _expand_back(g, shape, dims, keepdim))
+    return _unary(input, name, np.asarray(y), lambda g: _expand_back(g, shape, dims, keepdim),
+                  graph_vjp=lambda g, out: _expand_back_graph(g, shape, dims, keepdim))
 
 
 def mean(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
@@ -685,7 +877,8 @@ def mean(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = 
     name = "MeanBackward0" if dim is None else "MeanBackward1"
     with np.errstate(invalid="ignore", divide="ignore"):
         y = np.asarray(input.data.sum(axis=dims, keepdims=keepdim) / n)
-    return _unary(input, name, y, lambda g: _expand_back(g / n, shape, dims, keepdim))
+    return _unary(input, name, y, lambda g: _expand_back(g / n, shape, dims, keepdim),
+                  graph_vjp=lambda g, out: _expand_back_graph(g / n, shape, dims, keepdim))
 
 
 def max(
@@ -763,7 +956,8 @@ def matmul(input: Any, other: Any) -> Tensor:
         name = "MmBackward0"
     elif a.ndim == 1 and b.ndim == 2:  # as torch: unsqueeze(0), mm, squeeze(0)
         row = matmul(a.unsqueeze(0), b)
-        return _unary(row, "SqueezeBackward4", row.data[0], lambda g: g[None])
+        return _unary(row, "SqueezeBackward4", row.data[0], lambda g: g[None],
+                      graph_vjp=lambda g, out: g.unsqueeze(0))
     else:
         name = "UnsafeViewBackward0"  # torch's top node for most batched cases
     a_shape, b_shape = a.shape, b.shape
@@ -779,7 +973,17 @@ def matmul(input: Any, other: Any) -> Tensor:
         gb = sum_to_shape(gb, b2.shape).reshape(b_shape)
         return ga, gb
 
-    return _result(np.matmul(a.data, b.data), name, (a, b), vjp, saved=(a.data, b.data))
+    def graph_vjp(g: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        g2 = g.unsqueeze(-1) if b.ndim == 1 else g
+        g2 = g2.unsqueeze(-2) if a.ndim == 1 else g2
+        ga = _sum_to(g2 @ b2.transpose(-1, -2), a2.shape).reshape(a_shape)
+        gb = _sum_to(a2.transpose(-1, -2) @ g2, b2.shape).reshape(b_shape)
+        return ga, gb
+
+    return _result(np.matmul(a.data, b.data), name, (a, b), vjp, saved=(a.data, b.data),
+                   graph_vjp=graph_vjp)
 
 
 # --- shapes, indexing, joining ------------------------------------------------------------
@@ -806,11 +1010,14 @@ def _reshape(x: Tensor, shape: tuple[int, ...], view: bool) -> Tensor:
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
         )
     old = x.shape
+    back = lambda g, out: g.reshape(old)  # noqa: E731
     if no_copy:
-        return _unary(x, "ViewBackward0", y, lambda g: g.reshape(old), view=True)
+        return _unary(x, "ViewBackward0", y, lambda g: g.reshape(old), view=True, graph_vjp=back)
     # torch copies to a contiguous clone, then views the copy without further checks
-    clone = _unary(x, "CloneBackward0", np.ascontiguousarray(x.data), lambda g: g)
-    return _unary(clone, "UnsafeViewBackward0", clone.data.reshape(shape), lambda g: g.reshape(old))
+    clone = _unary(x, "CloneBackward0", np.ascontiguousarray(x.data), lambda g: g,
+                   graph_vjp=lambda g, out: g)
+    return _unary(clone, "UnsafeViewBackward0", clone.data.reshape(shape),
+                  lambda g: g.reshape(old), graph_vjp=back)
 
 
 def _select(x: Tensor, dim: int, index: int) -> Tensor:
@@ -983,6 +1190,96 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     )
 
 
+# --- Function: a NumPy forward and its VJP as one recorded node ---------------------------
+
+
+class FunctionCtx:
+    """What a [`Function`][reference.autograd.Function]'s forward hands its backward:
+    ``save_for_backward(*arrays)`` (freed with the graph, as torch's saved tensors),
+    ``saved_tensors``, ``needs_input_grad`` (per positional argument), any attributes, and
+    for ``backward_graph`` the argument tensors ``inputs`` and the result ``output``."""
+
+    def __init__(self) -> None:
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.saved_tensors: tuple[np.ndarray, ...] = ()
+        self.inputs: tuple[Any, ...] = ()
+        self.output: Tensor | None = None
+        self.name: str | None = None  # forward may set the node name for this call
+        self._to_save: tuple[np.ndarray, ...] = ()
+
+    def save_for_backward(self, *arrays: np.ndarray) -> None:
+        self._to_save = tuple(np.asarray(a) for a in arrays)
+
+
+class Function:
+    """A differentiable operation made of a NumPy forward and its vector-Jacobian product,
+    the idea of ``torch.autograd.Function``: the way a layer concept's forward and VJP
+    (which stay NumPy functions in the layer's module) plug into this engine.
+
+    Subclass and define:
+
+    - ``name``: torch's ``grad_fn`` name for the operation (``forward`` may set
+      ``ctx.name`` when it depends on the input, as ``NllLoss2DBackward0`` on 4-D input);
+    - ``forward(ctx, *args, **kwargs)``: NumPy arrays in (each tensor argument arrives as
+      its ``data``), an array out, or a tuple whose first item is the differentiable result
+      and whose others are returned as tensors outside the graph (e.g. pooling indices);
+    - ``backward(ctx, grad)``: one gradient (an array, or ``None``) per positional
+      argument;
+    - optionally ``backward_graph(ctx, grad)``: the same VJP written with reference
+      operations on tensors (``ctx.inputs``, ``ctx.output``), so ``create_graph=True`` can
+      differentiate it again.
+
+    ``apply(*args, **kwargs)`` runs ``forward`` and records one node whose inputs are the
+    positional tensor arguments, when grad mode is on and one of them requires grad.
+    """
+
+    name: str = "FunctionBackward"
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        ctx = FunctionCtx()
+        ctx.inputs = args
+        tensors = [a if isinstance(a, Tensor) else None for a in args]
+        ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+        out = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        out, *extra = out if isinstance(out, tuple) else (out,)
+        positions = [i for i, t in enumerate(tensors) if t is not None]
+
+        def vjp(g: np.ndarray, *saved: np.ndarray) -> list[np.ndarray | None]:
+            ctx.saved_tensors = saved
+            grads = cls.backward(ctx, g)
+            if len(grads) != len(args):
+                raise RuntimeError(
+                    f"{cls.__name__}.backward returned {len(grads)} gradients, expected "
+                    f"{len(args)} (one per positional argument)"
+                )
+            return [grads[i] for i in positions]
+
+        graph_vjp = None
+        if hasattr(cls, "backward_graph"):
+
+            def graph_vjp(g: Tensor, result: Tensor) -> list[Tensor | None]:
+                ctx.output = result
+                grads = cls.backward_graph(ctx, g)  # type: ignore[attr-defined]
+                return [grads[i] for i in positions]
+
+        result = _result(
+            out, ctx.name or cls.name, [tensors[i] for i in positions], vjp, ctx._to_save,
+            graph_vjp,
+        )
+        if extra:
+            return (result, *(Tensor._wrap(np.asarray(e)) for e in extra))
+        return result
+
+
 # --- the engine ---------------------------------------------------------------------------
 
 
@@ -1014,10 +1311,17 @@ def _run_backward(
     grad_outputs: Sequence[Any],
     retain_graph: bool | None,
     targets: Sequence[Tensor] | None,
-) -> list[np.ndarray | None]:
+    create_graph: bool = False,
+) -> list[Any]:
     """Propagate ``grad_outputs`` from ``outputs``. With ``targets`` None, accumulate into
-    leaves' (and retained non-leaves') ``.grad``; otherwise return the targets' gradients."""
-    buffers: dict[int, np.ndarray] = {}
+    leaves' (and retained non-leaves') ``.grad``; otherwise return the targets' gradients.
+
+    At each node the summed incoming gradient first passes the output tensor's hooks (in
+    registration order, a returned value replacing it); retained grads see the result. A
+    non-leaf target's gradient is taken before its hooks, a leaf's after them (torch's
+    order). With ``create_graph`` the gradients are tensors and each VJP is recorded.
+    """
+    buffers: dict[int, Any] = {}
     roots: list[Node] = []
     for i, (out, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
         if not out.requires_grad:
@@ -1035,35 +1339,51 @@ def _run_backward(
                     f"Mismatch in shape: grad_output[{i}] has a shape of {list(g_arr.shape)} "
                     f"and output[{i}] has a shape of {list(out.shape)}."
                 )
+        g_in: Any = g if create_graph and isinstance(g, Tensor) else g_arr
+        if create_graph and not isinstance(g_in, Tensor):
+            g_in = Tensor._wrap(g_arr)
         node = _edge(out)
-        buffers[id(node)] = buffers[id(node)] + g_arr if id(node) in buffers else g_arr
+        buffers[id(node)] = buffers[id(node)] + g_in if id(node) in buffers else g_in
         roots.append(node)
     target_nodes = {id(_edge(t)): j for j, t in enumerate(targets)} if targets is not None else {}
-    found: list[np.ndarray | None] = [None] * len(targets or ())
+    found: list[Any] = [None] * len(targets or ())
     order = _topological(roots)
-    for node in order:
-        if id(node) not in buffers:  # no gradient reached this node
-            continue
-        g = np.asarray(buffers.pop(id(node)), dtype=np.float64)
-        if id(node) in target_nodes:
-            found[target_nodes[id(node)]] = g.copy()
-        if targets is None:
-            for t in node._retained:
-                t.grad = g.copy() if t.grad is None else t.grad + g
-            if isinstance(node, AccumulateGrad):
-                leaf = node.variable
-                if leaf.grad is None:
-                    leaf.grad = np.array(g, dtype=np.float64)  # a fresh copy, not a view of g
-                else:
-                    leaf.grad += g
+    with set_grad_enabled(create_graph):
+        for node in order:
+            if id(node) not in buffers:  # no gradient reached this node
                 continue
-        grads = node._apply(g)
-        for (nxt, _), gi in zip(node.next_functions, grads, strict=True):
-            if nxt is None or gi is None:
+            g = buffers.pop(id(node))
+            if not create_graph:
+                g = np.asarray(g, dtype=np.float64)
+            leaf = isinstance(node, AccumulateGrad)
+            if id(node) in target_nodes and not leaf:
+                found[target_nodes[id(node)]] = g if create_graph else g.copy()
+            for hook in list(node._hooks):
+                replaced = hook(g)
+                if replaced is not None:
+                    g = replaced
+            if id(node) in target_nodes and leaf:
+                found[target_nodes[id(node)]] = g if create_graph else np.array(g, np.float64)
+            if targets is None:
+                for t in node._retained:
+                    t.grad = np.array(g if t.grad is None else t.grad + g, np.float64)
+                if leaf:
+                    var = node.variable
+                    if var.grad is None:
+                        var.grad = np.array(g, dtype=np.float64)  # a fresh copy, not a view
+                    else:
+                        var.grad += g
+            if leaf:
                 continue
-            key = id(nxt)
-            buffers[key] = buffers[key] + gi if key in buffers else np.asarray(gi, np.float64)
-    if not retain_graph:
+            grads = node._apply_graph(g) if create_graph else node._apply(g)
+            for (nxt, _), gi in zip(node.next_functions, grads, strict=True):
+                if nxt is None or gi is None:
+                    continue
+                key = id(nxt)
+                if not create_graph:
+                    gi = np.asarray(gi, np.float64)
+                buffers[key] = buffers[key] + gi if key in buffers else gi
+    if not (retain_graph or (retain_graph is None and create_graph)):
         for node in order:
             node._release()
     return found
@@ -1074,13 +1394,18 @@ def grad(
     inputs: Tensor | Sequence[Tensor],
     grad_outputs: Any = None,
     retain_graph: bool | None = None,
+    create_graph: bool = False,
     allow_unused: bool | None = None,
-) -> tuple[np.ndarray | None, ...]:
+) -> tuple[Any, ...]:
     """``torch.autograd.grad``: the sums of vector-Jacobian products of ``outputs`` with
-    respect to each of ``inputs``, returned instead of accumulated into ``.grad``.
+    respect to each of ``inputs``, returned instead of accumulated into ``.grad``; ``None``
+    for an unused input when ``allow_unused``. With ``create_graph=True`` the results are
+    tensors recorded in the graph (so they can be differentiated again: double backward),
+    and the graph is kept (``retain_graph`` defaults to ``create_graph``).
 
     Raises:
-        RuntimeError: when an input is unreachable from the outputs, unless ``allow_unused``.
+        RuntimeError: when an input is unreachable from the outputs, unless ``allow_unused``;
+            with ``create_graph``, when a node has no differentiable backward here.
     """
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
@@ -1092,7 +1417,7 @@ def grad(
         gos = list(grad_outputs)
     if not all(t.requires_grad for t in ins):
         raise RuntimeError("One of the differentiated Tensors does not require grad")
-    found = _run_backward(outs, gos, retain_graph, targets=ins)
+    found = _run_backward(outs, gos, retain_graph, targets=ins, create_graph=create_graph)
     for i, g in enumerate(found):
         if g is None and not allow_unused:
             raise RuntimeError(

@@ -86,7 +86,9 @@ def node_names(output) -> list[str | None]:
     """The graph below ``output`` read through ``grad_fn.next_functions`` (depth first, each
     node once, ``None`` for an input outside the graph)."""
     names: list[str | None] = []
-    seen: set[int] = set()
+    # id -> node: holding the node keeps its id from being reused (torch may hand out a new
+    # Python wrapper per access, and a freed wrapper's id can come back for another node)
+    seen: dict[int, Any] = {}
 
     def walk(node) -> None:
         if node is None:
@@ -95,7 +97,7 @@ def node_names(output) -> list[str | None]:
         names.append(node.name())
         if id(node) in seen:
             return
-        seen.add(id(node))
+        seen[id(node)] = node
         for nxt, _ in node.next_functions:
             walk(nxt)
 
@@ -168,11 +170,23 @@ def index_keys(draw, shape: tuple[int, ...]) -> tuple:
     return tuple(key)
 
 
+# The ops whose backward the reference records (create_graph=True), GRAD-17.
+TWICE_DIFFERENTIABLE = {
+    "unary": UNARY,
+    "scalar": tuple(op for op in SCALAR if op != "rpow"),
+    "binary": ("add", "sub", "mul", "div", "maximum", "max"),
+    "reduce": ("sum", "mean"),
+}
+
+
 @st.composite
-def programs(draw, max_steps: int = 6, allow_matmul: bool = True) -> Program:
+def programs(
+    draw, max_steps: int = 6, allow_matmul: bool = True, twice_differentiable: bool = False
+) -> Program:
     """A random expression DAG over 1-3 float64 leaves: steps may reuse any earlier value
     (shared subexpressions), operands broadcast, and reductions, indexing, matmul with new
-    leaves, transposes, reshapes, cat and stack appear."""
+    leaves, transposes, reshapes, cat and stack appear. ``twice_differentiable`` keeps to
+    the ops of ``TWICE_DIFFERENTIABLE`` (no indexing or joining)."""
     (leaf_shapes, _) = draw(
         hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, min_side=1, max_side=3)
     )
@@ -180,6 +194,10 @@ def programs(draw, max_steps: int = 6, allow_matmul: bool = True) -> Program:
     prog = Program([draw(dyadic_arrays(s)) for s in leaf_shapes[:n]])
     prog.shapes = [a.shape for a in prog.leaves]
     kinds = ["unary", "scalar", "binary", "where", "reduce", "index", "reshape", "join"]
+    ops = {"unary": UNARY, "scalar": SCALAR, "binary": BINARY, "reduce": ("sum", "mean", "max")}
+    if twice_differentiable:
+        kinds = ["unary", "scalar", "binary", "where", "reduce", "reshape"]
+        ops = TWICE_DIFFERENTIABLE
     if allow_matmul:
         kinds.append("matmul")
     for _ in range(draw(st.integers(1, max_steps))):
@@ -188,10 +206,10 @@ def programs(draw, max_steps: int = 6, allow_matmul: bool = True) -> Program:
         s = shapes_[i]
         kind = draw(st.sampled_from(kinds))
         if kind == "unary":
-            op = draw(st.sampled_from(UNARY if len(s) == 2 else UNARY[:-1]))
+            op = draw(st.sampled_from(ops["unary"] if len(s) == 2 else ops["unary"][:-1]))
             step, out = ("unary", op, i), (s[::-1] if op == "T" else s)
         elif kind == "scalar":
-            op = draw(st.sampled_from(SCALAR))
+            op = draw(st.sampled_from(ops["scalar"]))
             c = draw(st.sampled_from((0.5, 2.0, 3.0)) if op == "rpow" else values)
             step, out = ("scalar", op, i, c), s
         elif kind in ("binary", "where"):
@@ -199,12 +217,12 @@ def programs(draw, max_steps: int = 6, allow_matmul: bool = True) -> Program:
             j = draw(st.sampled_from(partners))
             out = _bcast(s, shapes_[j])
             if kind == "binary":
-                step = ("binary", draw(st.sampled_from(BINARY)), i, j)
+                step = ("binary", draw(st.sampled_from(ops["binary"])), i, j)
             else:
                 mask_shape = draw(st.sampled_from(((), out[-1:], out)))
                 step = ("where", draw(dyadic_arrays(mask_shape, 0, 1)) > 0, i, j)
         elif kind == "reduce":
-            op = draw(st.sampled_from(("sum", "mean", "max")))
+            op = draw(st.sampled_from(ops["reduce"]))
             if not s or draw(st.booleans()):
                 step, out = ("reduce", op, i, None, False), ()
             else:
@@ -1089,3 +1107,245 @@ def test_conventions_at_kinks_and_ties_match_torch(device, a, b):
         assert_same_grad(ty, ry)
     t_max, r_max = to_torch(a, device).max(1), ag.Tensor(a).max(1)
     np.testing.assert_array_equal(r_max.indices.data, t_max.indices.cpu().numpy())
+
+
+# --- GRAD-15: retain_grad accumulates; GRAD-16: tensor hooks ---------------------------------
+
+
+@pytest.mark.spec("GRAD-15", "GRAD-16")
+@given(prog=programs(max_steps=4), data=st.data())
+def test_hooks_and_retained_grads_match_torch(prog, data):
+    """Hooks (scaling the gradient, or observing it and returning None) on random values,
+    registered in random order with ``retain_grad`` among them; two backward calls through
+    the retained graph, a hook removed in between: every leaf's and retained non-leaf's
+    ``.grad`` and every observed gradient match torch's."""
+    (t_leaves, t_vals), (r_leaves, r_vals) = both(prog)
+    n = len(t_vals)
+    plan = data.draw(st.lists(st.tuples(st.integers(0, n - 1),
+                                        st.sampled_from([None, 0.5, -2.0, "retain"])),
+                              max_size=4), label="hooks")
+    handles, seen = {"torch": [], "reference": []}, {"torch": [], "reference": []}
+    for lib, vals in (("torch", t_vals), ("reference", r_vals)):
+        for k, action in plan:
+            v = vals[k]
+            if not v.requires_grad:
+                continue
+            if action == "retain":
+                v.retain_grad()
+            elif action is None:
+                handles[lib].append(v.register_hook(
+                    lambda g, lib=lib, k=k: seen[lib].append((k, as_numpy(g).copy()))))
+            else:
+                handles[lib].append(v.register_hook(lambda g, c=action: g * c))
+    if not t_vals[-1].requires_grad:
+        return
+    for call in range(2):
+        run_backward(Lib("torch"), prog, t_vals, retain_graph=True)
+        run_backward(REF, prog, r_vals, retain_graph=True)
+        for t, r in zip(t_leaves + t_vals, r_leaves + r_vals, strict=True):
+            assert_same_grad(t, r)
+        if call == 0 and handles["torch"]:
+            handles["torch"][0].remove()
+            handles["reference"][0].remove()
+    assert [k for k, _ in seen["torch"]] == [k for k, _ in seen["reference"]]
+    for (_, t), (_, r) in zip(seen["torch"], seen["reference"], strict=True):
+        assert_matches(torch.as_tensor(t), r)
+
+
+@pytest.mark.spec("GRAD-16")
+def test_hook_order_and_grad_targets():
+    """Hooks run in registration order and a retained grad sees their result; ``grad()``
+    takes a non-leaf target's gradient before its hooks and a leaf's after them."""
+    for lib in (TORCH, REF):
+        b = lib.leaf(np.array([1.0]))
+        c = b * 1
+        c.register_hook(lambda g: g * 5)
+        c.retain_grad()
+        c.register_hook(lambda g: g * 7)
+        (c * 1).sum().backward()
+        assert as_numpy(c.grad).tolist() == [35.0] and as_numpy(b.grad).tolist() == [35.0]
+        x = lib.leaf(np.array([1.0, 2.0]))
+        x.register_hook(lambda g: g * 100)
+        y = x * 2
+        y.register_hook(lambda g: g + 1)
+        gx, gy = lib.autograd_grad((y * y).sum(), [x, y])
+        assert as_numpy(gx).tolist() == [1000.0, 1800.0]
+        assert as_numpy(gy).tolist() == [4.0, 8.0]
+    assert_both_raise(
+        lambda: torch.ones(1).register_hook(lambda g: g),
+        lambda: ag.Tensor(np.ones(1)).register_hook(lambda g: g),
+        reference_error=RuntimeError, match="doesn't require gradient",
+    )
+
+
+# --- GRAD-17: grad modes as contexts, decorators and calls; inference mode -------------------
+
+
+def _modes(lib):
+    mod = torch if lib is TORCH else ag
+    return mod.no_grad, mod.enable_grad, mod.set_grad_enabled, mod.inference_mode, mod
+
+
+@pytest.mark.spec("GRAD-17")
+@pytest.mark.parametrize("lib", [TORCH, REF], ids=["torch", "reference"])
+def test_grad_modes_as_contexts_decorators_and_calls(lib):
+    no_grad, enable_grad, set_grad_enabled, inference_mode, mod = _modes(lib)
+    x = lib.leaf(np.array([1.0, 2.0]))
+    with no_grad():
+        assert not mod.is_grad_enabled() and not (x * 2).requires_grad
+        with enable_grad():
+            assert (x * 2).requires_grad
+        assert x[0].requires_grad  # a view keeps requires_grad
+    with set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert mod.is_grad_enabled()
+
+    @no_grad()
+    def doubled(t):
+        return t * 2
+
+    @set_grad_enabled(False)  # decorating leaves the mode alone outside the function
+    def tripled(t):
+        return t * 3
+
+    assert mod.is_grad_enabled()
+    assert not doubled(x).requires_grad and not tripled(x).requires_grad
+
+    @enable_grad()
+    def recorded(t):
+        return t * 2
+
+    with no_grad():
+        assert recorded(x).requires_grad
+    set_grad_enabled(False)  # a plain call sets the mode at once
+    try:
+        assert not mod.is_grad_enabled()
+    finally:
+        set_grad_enabled(True)
+    with inference_mode():
+        inferred = x * 2
+        assert not inferred.requires_grad and inferred.is_inference()
+        assert x[0].requires_grad
+    ((x + inferred) * 1).sum().backward()  # + saves no tensor: an inference tensor may join
+    assert as_numpy(x.grad).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.spec("GRAD-17")
+def test_an_inference_tensor_cannot_be_saved_for_backward():
+    with torch.inference_mode():
+        ti = torch.ones(2) * 2
+    with ag.inference_mode():
+        ri = ag.Tensor(np.ones(2)) * 2
+    assert_both_raise(
+        lambda: torch.ones(2, requires_grad=True) * ti,
+        lambda: ag.Tensor(np.ones(2), requires_grad=True) * ri,
+        reference_error=RuntimeError, match="Inference tensors cannot be saved",
+    )
+
+
+# --- GRAD-18: create_graph, double backward ----------------------------------------------------
+
+
+@pytest.mark.spec("GRAD-18")
+@given(prog=programs(max_steps=5, twice_differentiable=True), data=st.data())
+def test_double_backward_matches_torch(prog, data):
+    """``grad(out, leaves, create_graph=True)`` gives gradients that are in the graph; the
+    gradient of ``sum(w * g)`` over them (a Hessian-vector product) matches torch's."""
+    (t_leaves, t_vals), (r_leaves, r_vals) = both(prog)
+    if not t_vals[-1].requires_grad:
+        return
+    first = {}
+    for name, lib, leaves, vals in (("torch", Lib("torch"), t_leaves, t_vals),
+                                    ("reference", REF, r_leaves, r_vals)):
+        out = vals[-1].sum() if prog.gradient is None else (vals[-1] * lib.array(
+            prog.gradient)).sum()
+        first[name] = lib.autograd_grad(out, leaves, create_graph=True, allow_unused=True)
+    weights = [data.draw(dyadic_arrays(leaf.shape)) for leaf in prog.leaves] + [
+        data.draw(dyadic_arrays(tuple(t.shape))) for t in t_leaves[len(prog.leaves):]]
+    for t, r in zip(first["torch"], first["reference"], strict=True):
+        assert (t is None) == (r is None)
+        if t is not None:
+            assert_matches(t, as_numpy(r))
+    pairs = [(k, t, r) for k, (t, r) in enumerate(zip(first["torch"], first["reference"],
+                                                      strict=True)) if t is not None]
+    t_z = sum((t * to_torch(weights[k])).sum() for k, t, _ in pairs)
+    r_z = sum((r * weights[k]).sum() for k, _, r in pairs)
+    for t, r, leaf in zip(_second(t_z, t_leaves), _second(r_z, r_leaves), prog.leaves,
+                          strict=False):
+        assert_matches(torch.as_tensor(t), r)
+        assert t.shape == np.shape(leaf)
+
+
+def _second(z, leaves) -> list[np.ndarray]:
+    """The gradients of ``z`` with respect to ``leaves`` as arrays, zero where ``z`` does not
+    depend on a leaf (a constant gradient counts as zero: the second derivative is 0)."""
+    requires = getattr(z, "requires_grad", False)
+    grads = (torch.autograd.grad if isinstance(z, torch.Tensor) else ag.grad)(
+        z, leaves, allow_unused=True) if requires else [None] * len(leaves)
+    return [np.zeros(tuple(leaf.shape)) if g is None else as_numpy(g)
+            for g, leaf in zip(grads, leaves, strict=True)]
+
+
+@pytest.mark.spec("GRAD-18")
+def test_create_graph_through_an_op_without_a_recorded_backward_raises():
+    x = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (g,) = ag.grad(x[0] * x[1], [x], create_graph=False)
+    with pytest.raises(RuntimeError, match="SelectBackward0"):
+        ag.grad(x[0] * x[1], [x], create_graph=True)
+    np.testing.assert_array_equal(g, [2.0, 1.0])
+
+
+# --- GRAD-19: Function, a NumPy forward and its VJP as one node --------------------------------
+
+
+class TorchSoftplusCube(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.save_for_backward(x)
+        ctx.k = k
+        return k * x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * ctx.k * x**2, None
+
+
+class RefCube(ag.Function):
+    name = "CubeBackward"
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.save_for_backward(x)
+        ctx.k = k
+        return k * x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * ctx.k * x**2, None
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        x, _ = ctx.inputs
+        return g * 3 * ctx.k * x**2, None
+
+
+@pytest.mark.spec("GRAD-19")
+@given(finite_arrays(st.sampled_from([(), (3,), (2, 2)]), min_value=-3, max_value=3),
+       st.floats(-2, 2, allow_nan=False))
+def test_a_function_records_one_node_with_its_vjp(x, k):
+    tx = to_torch(x, requires_grad=True)
+    rx = ag.Tensor(x, requires_grad=True)
+    ty, ry = TorchSoftplusCube.apply(tx, k), RefCube.apply(rx, k)
+    assert ry.grad_fn.name() == "CubeBackward" and node_names(ry)[1:] == node_names(ty)[1:]
+    assert_matches(ty, ry.data)
+    (tg,) = torch.autograd.grad(ty.sum(), [tx], create_graph=True)
+    (rg,) = ag.grad(ry.sum(), [rx], create_graph=True)
+    assert_matches(tg, rg.data)
+    (t2,) = torch.autograd.grad(tg.sum(), [tx])
+    (r2,) = ag.grad(rg.sum(), [rx])
+    assert_matches(t2, r2)
+    ry.sum().backward()  # the graph was kept by create_graph; this backward frees it
+    with pytest.raises(RuntimeError, match="second time"):
+        ry.sum().backward()
