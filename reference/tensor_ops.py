@@ -134,7 +134,9 @@ def arange(
     The dtype is int64 when every argument is an int, the default float dtype otherwise.
     The float pitfall: $n$ is computed from the rounded ``step``, so
     ``arange(0.1, 0.4, 0.1)`` has 4 elements ($0.3/0.1 = 3.0000000000000004$), the last
-    one about 0.4, although ``end`` is excluded in exact arithmetic.
+    one about 0.4, although ``end`` is excluded in exact arithmetic. Float arguments with
+    an integer ``dtype`` follow torch 2.14 (the length from the floats, ``start`` and
+    ``step`` truncated to integers); earlier releases differ.
 
     Raises:
         ValueError: for ``step == 0``, or ``end`` on the wrong side of ``start``.
@@ -450,7 +452,9 @@ def _extreme(x: np.ndarray, dims: tuple[int, ...], largest: bool) -> np.ndarray:
     return fn(x, axis=dims, keepdims=True)
 
 
-def _select_reduction(input, dim, keepdim, largest, name) -> np.ndarray | ValuesIndices:
+def _select_reduction(
+    input: np.ndarray, dim: int | None, keepdim: bool, largest: bool, name: str
+) -> np.ndarray | ValuesIndices:
     x = _array(input)
     if dim is None:
         if x.size == 0:
@@ -469,7 +473,9 @@ def _select_reduction(input, dim, keepdim, largest, name) -> np.ndarray | Values
     return ValuesIndices(values.reshape(shape), indices.reshape(shape))
 
 
-def max(input: np.ndarray, dim: int | None = None, keepdim: bool = False):
+def max(
+    input: np.ndarray, dim: int | None = None, keepdim: bool = False
+) -> np.ndarray | ValuesIndices:
     """``torch.max``: without ``dim`` the largest element (0-d; NaN if any is NaN); with
     ``dim`` a ``ValuesIndices`` pair whose indices are the **first** index of the maximum
     along ``dim`` (the first NaN if there is one).
@@ -480,7 +486,9 @@ def max(input: np.ndarray, dim: int | None = None, keepdim: bool = False):
     return _select_reduction(input, dim, keepdim, True, "max")
 
 
-def min(input: np.ndarray, dim: int | None = None, keepdim: bool = False):
+def min(
+    input: np.ndarray, dim: int | None = None, keepdim: bool = False
+) -> np.ndarray | ValuesIndices:
     """``torch.min``: as ``max`` with the smallest element; ties give the first index."""
     return _select_reduction(input, dim, keepdim, False, "min")
 
@@ -716,7 +724,9 @@ def cumsum(input: np.ndarray, dim: int, *, dtype: str | None = None) -> np.ndarr
         return np.cumsum(x, axis=d, dtype=wide).astype(x.dtype)
 
 
-def median(input: np.ndarray, dim: int | None = None, keepdim: bool = False):
+def median(
+    input: np.ndarray, dim: int | None = None, keepdim: bool = False
+) -> np.ndarray | ValuesIndices:
     r"""``torch.median``: the **lower** median, element $\lfloor (n - 1)/2 \rfloor$ of the
     sorted values (not the mean of the two middle ones); NaN if a NaN is present. Without
     ``dim`` a 0-d array (NaN for an empty float input); with ``dim`` a ``ValuesIndices`` pair

@@ -414,6 +414,11 @@ def test_notes_golden_reductions(device):
     expected = R.max(to_numpy(a4), 1)
     assert indices.tolist() == expected.indices.tolist() == [3, 0, 0, 1]
     check(values, expected.values)
+    ties = torch.tensor([[2, 7, 7], [5, 5, 1]], device=device)  # the first index on ties
+    assert (
+        torch.max(ties, 1).indices.tolist() == R.max(to_numpy(ties), 1).indices.tolist() == [1, 0]
+    )
+    assert torch.argmin(ties, 1).tolist() == R.argmin(to_numpy(ties), 1).tolist() == [0, 2]
     outputs = torch.tensor([[0.1, 0.2], [0.3, 0.4]], device=device)
     preds = outputs.argmax(1)
     assert preds.tolist() == R.argmax(to_numpy(outputs), 1).tolist() == [1, 1]
