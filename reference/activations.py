@@ -563,8 +563,6 @@ def _softmax_input(
     and keeps its dtype.
     """
     x = np.asarray(input)
-    if name == "softmin" and x.dtype == np.bool_:  # torch negates the input first
-        raise TypeError("softmin: Negation, the `-` operator, on a bool tensor is not supported")
     if dim is None:
         warnings.warn(
             f"Implicit dimension choice for {name} has been deprecated. "
@@ -616,9 +614,17 @@ def softmin(
     _stacklevel: int = 3,
     dtype: DTypeLike | None = None,
 ) -> np.ndarray:
-    r"""$\mathrm{softmin}(x) = \mathrm{softmax}(-x)$ along ``dim``."""
-    x, axis, shape, out_dtype = _softmax_input("softmin", input, dim, _stacklevel, dtype)
-    return np.exp(_log_softmax64(-x, axis)).reshape(shape).astype(out_dtype)
+    r"""$\mathrm{softmin}(x) = \mathrm{softmax}(-x)$ along ``dim``.
+
+    As in torch, $-x$ is taken in the input's dtype before ``dtype`` casts it, so an
+    unsigned integer input wraps around ($-1 \to 255$ in uint8) and a bool input raises.
+    """
+    x = np.asarray(input)
+    if x.dtype == np.bool_:
+        raise TypeError("softmin: Negation, the `-` operator, on a bool tensor is not supported")
+    negated = np.negative(x)
+    x, axis, shape, out_dtype = _softmax_input("softmin", negated, dim, _stacklevel, dtype)
+    return np.exp(_log_softmax64(x, axis)).reshape(shape).astype(out_dtype)
 
 
 def log_softmax(

@@ -772,6 +772,11 @@ def test_integer_clamps_truncate_their_parameters(device):
         np.testing.assert_array_equal(getattr(A, name)(x, *args), expected)
     assert A.sigmoid(x).dtype == A.tanh(x).dtype == A.erf(x).dtype == np.float32
     assert A.sigmoid(np.array([True])).dtype == np.float32
+    # softmin negates before dtype= casts: -1 wraps to 255 in uint8 (found by seed 33)
+    u = np.array([0, 1], np.uint8)
+    expected = A.softmax(np.array([0.0, 255.0]), 0)
+    _matches(F.softmin(to_torch(u, device), 0, dtype=torch.float64), expected)
+    np.testing.assert_allclose(A.softmin(u, 0, dtype=np.float64), expected)
 
 
 # --- ACT-22: invalid inputs, as a table (OpInfo's error_inputs) ------------------------------
