@@ -31,7 +31,9 @@ __all__ = [
     "ConstantPad1d",
     "ConstantPad2d",
     "ConstantPad3d",
+    "Flatten",
     "Fold",
+    "Identity",
     "LazyLinear",
     "Linear",
     "ReflectionPad1d",
@@ -2006,3 +2008,44 @@ class LazyLinear(Linear):
     def __call__(self, input: np.ndarray) -> np.ndarray:
         self.initialize_parameters(input)
         return linear(input, self.weight, self.bias)
+
+
+class Identity:
+    """``nn.Identity(*args, **kwargs)``: a placeholder layer; its arguments are ignored and
+    calling it returns the input itself (the same object, not a copy)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        return input
+
+
+class Flatten:
+    """``nn.Flatten(start_dim=1, end_dim=-1)``: merge dims ``start_dim .. end_dim`` into one,
+    ``(N, C, H, W) -> (N, C H W)`` by default (``torch.flatten`` starts at dim 0 instead).
+
+    A 0-d input counts as 1-D of size 1. Raises ``IndexError`` for a dim out of range and
+    ``ValueError`` when ``start_dim`` comes after ``end_dim``.
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def __call__(self, input: np.ndarray) -> np.ndarray:
+        x = np.asarray(input)
+        ndim = max(x.ndim, 1)
+        start, end = self.start_dim, self.end_dim
+        for dim in (start, end):
+            if not -ndim <= dim < ndim:
+                raise IndexError(
+                    f"Flatten: dimension out of range (expected to be in range of "
+                    f"[{-ndim}, {ndim - 1}], but got {dim})"
+                )
+        start, end = start % ndim, end % ndim
+        if start > end:
+            raise ValueError("Flatten: start_dim cannot come after end_dim")
+        if x.ndim == 0:
+            return x.reshape(1)
+        merged = math.prod(x.shape[start : end + 1])
+        return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1 :])

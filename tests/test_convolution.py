@@ -906,6 +906,8 @@ def _cpu_shortcut(device, x: np.ndarray, kwargs: dict, *, halves: bool = False) 
 @example("nearest", (np.arange(4.0).reshape(1, 1, 2, 2), {"scale_factor": 2.4}, False))
 @example("nearest-exact", (np.arange(4.0).reshape(1, 1, 2, 2), {"scale_factor": 1.25}, False))
 @example("nearest", (np.arange(8.0).reshape(1, 1, 2, 2, 2), {"size": (3, 1, 4)}, True))  # 5-D
+# float32 arithmetic: 41 * float32(2 / 82) rounds to 1.0 (float64: 0.99999...), so source 1
+@example("nearest", (np.array([[[0.0, 1.0]]], np.float32), {"size": 82}, False))
 def test_interpolate_nearest_matches_torch(device, mode, case):
     x, kwargs, noncontiguous = case
     if _cpu_shortcut(device, x, kwargs, halves=mode == "nearest" and x.ndim == 4):
@@ -1462,6 +1464,35 @@ def test_cudnn_and_native_convolution_both_match(device, case):
         with torch.backends.cudnn.flags(enabled=enabled):
             out, _ = run_both(device, "conv2d", (x, w, b), kwargs, noncontiguous)
         assert_matches(out, expected)
+
+
+# --- CONV-31: Identity and Flatten ----------------------------------------------------------
+
+
+@pytest.mark.spec("CONV-31")
+@given(
+    st.lists(st.integers(0, 3), max_size=4).map(tuple),
+    st.integers(-5, 4),
+    st.integers(-5, 4),
+    st.booleans(),
+)
+@example((3,), 1, -1, False)  # nn.Flatten() on a 1-D input: dim 1 is out of range
+@example((), 0, -1, False)  # a 0-d input counts as 1-D: (1,)
+@example((2, 3, 4), 2, 1, False)  # start after end
+def test_flatten_and_identity_match_torch(device, shape, start_dim, end_dim, default):
+    x = np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
+    args = () if default else (start_dim, end_dim)
+    try:
+        expected = nn.Flatten(*args)(tensor(x, device))
+    except (IndexError, RuntimeError) as error:
+        wanted = IndexError if isinstance(error, IndexError) else ValueError
+        with pytest.raises(wanted):
+            ref.Flatten(*args)(x)
+    else:
+        assert_matches(expected, ref.Flatten(*args)(x))
+    t = tensor(x, device)
+    assert nn.Identity(54, unused=True)(t) is t and ref.Identity(54, unused=True)(x) is x
+    assert torch.flatten(t).shape == ref.Flatten(0)(x).shape
 
 
 # --- CONV-18: network shapes from the notes -------------------------------------------------
