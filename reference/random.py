@@ -38,8 +38,8 @@ STATE_SIZE = 5056
 
 MT_N, MT_M = 624, 397
 RANDINT_WIDE_FROM = 2**28
-"""`randint` draws a 64-bit word per element once `high - low` reaches this (torch 2.11 and
-later; 2**32 in torch 2.4)."""
+"""`randint` draws a 64-bit word per element once `high - low` reaches this, whatever the
+dtype (torch 2.11 and later; torch 2.4 did so only for int64 results and from 2**32 on)."""
 
 RANDPERM_SMALL_N = (2**32 - 1) // 20
 """`randperm(n)` shuffles with 32-bit words below this n (214748364); torch switches to a
@@ -459,12 +459,13 @@ class Generator:
         size: Sequence[int] | None = None,
         dtype: str = "int64",
         *,
-        wide_from: int = RANDINT_WIDE_FROM,
+        legacy: bool = False,
     ) -> np.ndarray:
         r"""`torch.randint(low, high, size, dtype=dtype)` (or `randint(high, size)`, low 0):
         $\text{low} + (w \bmod r)$ with $r = \text{high} - \text{low}$ and $w$ one 32-bit word
-        when $r <$ `wide_from`, one 64-bit word (two words) otherwise; never `high`.
-        `wide_from` is $2^{28}$ from torch 2.11 on, $2^{32}$ in torch 2.4. Integer dtypes only.
+        when $r < 2^{28}$, one 64-bit word (two words) otherwise; never `high`. With
+        `legacy=True`, torch 2.4's rule: 64-bit words only for int64 results with
+        $r \ge 2^{32}$. Integer dtypes only.
 
         Raises:
             ValueError: if `high <= low`, or `low`/`high - 1` do not fit an integer dtype.
@@ -491,7 +492,11 @@ class Generator:
             raise ValueError(f"to - 1 is out of bounds for {dtype}: {high - 1}")
         span = high - low
         n = math.prod(shape)
-        words = self.random64(n) if span >= wide_from else self.random(n).astype(_U64)
+        if legacy:
+            wide = dtype == "int64" and span >= 2**32
+        else:
+            wide = span >= RANDINT_WIDE_FROM
+        words = self.random64(n) if wide else self.random(n).astype(_U64)
         values = ((words % _U64(span)) + _U64(low % 2**64)).view(np.int64)  # wraps like C++
         return values.astype(dtype).reshape(shape)
 

@@ -78,10 +78,10 @@ def assert_bit_equal(tensor: torch.Tensor, expected: np.ndarray) -> None:
 
 
 @functools.cache
-def randint_wide_from() -> int:
-    """randint's 64-bit threshold: 2**28 (torch >= 2.11) or 2**32 (torch 2.4)."""
-    words = _words_consumed(lambda g: torch.randint(0, 2**28, (1,), generator=g))
-    return 2**28 if words == 2 else 2**32
+def randint_legacy() -> bool:
+    """Whether randint follows torch 2.4's rule (64-bit words for int64 from a range of 2**32)
+    rather than 2.11's (from 2**28, any dtype): asked by the words one draw consumes."""
+    return _words_consumed(lambda g: torch.randint(0, 2**28, (1,), generator=g)) == 1
 
 
 @functools.cache
@@ -212,7 +212,7 @@ def _draw(step: tuple, g: torch.Generator, reference: Generator) -> tuple:
         low, high, dtype = args[0]
         return (
             torch.randint(low, high, size, dtype=TORCH_DTYPES[dtype], generator=g),
-            reference.randint(low, high, size, dtype, wide_from=randint_wide_from()),
+            reference.randint(low, high, size, dtype, legacy=randint_legacy()),
         )
     if op == "randperm":
         (dtype,) = args
@@ -261,6 +261,7 @@ def _draw(step: tuple, g: torch.Generator, reference: Generator) -> tuple:
 @example(0, [("bernoulli_", (0,), 0.5, "float32"), ("bernoulli_", (900,), 0.3, "float32")])
 @example(0, [("bernoulli", (2, 3), "float64"), ("random_", (4,), "bool")])
 @example(0, [("random_", (3,), "int64"), ("random_", (3,), "float64")])
+@example(0, [("randint", (2,), (-(2**31), 2**31, "int32"))])  # 2.4: 32-bit words for int32
 def test_every_sampler_is_bit_exact_and_advances_the_state_alike(seed, steps):
     g, reference = _generator(seed), Generator(seed)
     for step in steps:
@@ -444,7 +445,7 @@ def test_samples_lie_in_their_support_and_replay(device, seed, dtype, bounds, n)
     uniform, integers, permutation, _ = (to_numpy(t) for t in first)
     reference = Generator(seed)
     ref_uniform = reference.rand(8192, dtype, half_bits=half_bits())
-    ref_integers = reference.randint(low, high, (256,), int_dtype, wide_from=randint_wide_from())
+    ref_integers = reference.randint(low, high, (256,), int_dtype, legacy=randint_legacy())
     for values in (uniform, ref_uniform):
         assert values.dtype == np.dtype(dtype) and ((values >= 0) & (values < 1)).all()
     for values in (integers, ref_integers):
