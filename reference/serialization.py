@@ -773,7 +773,7 @@ class _Pickler:
         self.location = location
         self.memo: dict[int, int] = {}
         self.keep: list[Any] = []  # every memoized object stays alive, so ids stay unique
-        self.storages: dict[tuple[int, int], tuple[str, np.ndarray, _DType]] = {}
+        self.storages: dict[object, tuple[str, np.ndarray, _DType]] = {}
 
     def dump(self, obj: Any) -> bytes:
         self.out += pickle.PROTO + b"\x02"
@@ -969,7 +969,8 @@ class _Pickler:
             self.keep.append(copy)
             owner, raw = copy, copy.reshape(-1).view(np.uint8)
             layout = (0, tuple(s // itemsize for s in copy.strides))
-        where = (raw.__array_interface__["data"][0], raw.size)  # one storage per buffer
+        # One storage per buffer; empty buffers may share an address but never data.
+        where = (raw.__array_interface__["data"][0], raw.size) if raw.size else id(owner)
         seen = self.storages.get(where)
         if seen is None:
             self.keep.append(owner)

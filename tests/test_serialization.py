@@ -11,6 +11,7 @@ specified against torch alone; the slow compilers run a handful of times per mod
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -453,6 +454,12 @@ def test_the_reference_reads_what_torch_writes(device, case):
 @given(checkpoints(torch_objects=False))
 @example(_example(_EXAMPLE_SPECS[0], extra=[Ref(0), Ref(1)] + _EMPTY_BYTES))
 @example(_example(_EXAMPLE_SPECS[1], extra={}))
+@example(  # two empty storages of different dtypes: NumPy may give both one address
+    (
+        OrderedDict([("a", Ref(0)), ("b", Ref(1))]),
+        [("float32", b"", [((0,), (0,), 0)]), ("bool", b"", [((0,), (0,), 0)])],
+    )
+)
 @example(_example(_EXAMPLE_SPECS[2], extra=Counter("aab")))
 @example(_example(_EXAMPLE_SPECS[-1], extra=(1, -(2**31) - 1, -(2**40), 2**70) + _SETS))
 def test_torch_reads_what_the_reference_writes(device, case):
@@ -855,7 +862,8 @@ def test_the_notes_cpu_recipe(tmp_path):
     """Notes 001 line 36: torch.load("model_gpu.pth", map_location=torch.device("cpu"))."""
     path = tmp_path / "model_gpu.pth"
     ref.save(OrderedDict(weight=np.ones((2, 2), np.float32)), path, location="cuda:0")
-    for load in (torch.load, ref.load):
+    explicit = functools.partial(torch.load, weights_only=True)  # the same on every release
+    for load in (explicit, ref.load):
         state = load(path, map_location=torch.device("cpu"))
         assert np.asarray(state["weight"]).tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
@@ -884,10 +892,16 @@ def _training(opt: str, sched: str, device: str, seed: int):
     return model, optimizer, _SCHEDULERS[sched](optimizer)
 
 
+_BATCHES = [  # the batch of each epoch, the same for both runs
+    (torch.randn(5, 3, generator=g), torch.randn(5, 2, generator=g))
+    for g in [torch.Generator().manual_seed(7)]
+    for _ in range(6)
+]
+
+
 def _epochs(model, optimizer, scheduler, n: int, start: int, device: str) -> None:
     for epoch in range(start, start + n):
-        g = torch.Generator().manual_seed(epoch)  # the same batch for the same epoch
-        x, y = torch.randn(5, 3, generator=g), torch.randn(5, 2, generator=g)
+        x, y = _BATCHES[epoch]
         optimizer.zero_grad()
         torch.nn.functional.mse_loss(model(x.to(device)), y.to(device)).backward()
         optimizer.step()
@@ -897,7 +911,7 @@ def _epochs(model, optimizer, scheduler, n: int, start: int, device: str) -> Non
 @pytest.mark.spec("SERIAL-12")
 @given(
     st.sampled_from(sorted(_OPTIMIZERS)), st.sampled_from(sorted(_SCHEDULERS)),
-    st.integers(0, 4), st.integers(1, 3),
+    st.integers(0, 3), st.integers(1, 2),
 )  # fmt: skip
 def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(device, opt, sched, k, n):
     model, optimizer, scheduler = _training(opt, sched, device, seed=0)
@@ -909,7 +923,7 @@ def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(device, opt, sch
     _epochs(model, optimizer, scheduler, n, k, device)  # the uninterrupted run goes on
 
     resumed = _training(opt, sched, device, seed=1)  # other initial weights: all must load
-    state = _torch_load(checkpoint, map_location=device)
+    state = _torch_load(checkpoint, map_location="cpu")  # load_state_dict moves to the device
     resumed[0].load_state_dict(state["model"])
     resumed[1].load_state_dict(state["optimizer"])
     resumed[2].load_state_dict(state["scheduler"])
