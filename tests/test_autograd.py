@@ -1286,6 +1286,48 @@ def _second(z, leaves) -> list[np.ndarray]:
             for g, leaf in zip(grads, leaves, strict=True)]
 
 
+TWICE_SINGLE_OPS = [op for op in SINGLE_OPS if op[1] in TWICE_DIFFERENTIABLE[op[0]]] + [
+    ("reduce", "sum"), ("reduce", "mean"), ("matmul", "mm"), ("matmul", "mv")]
+
+
+@pytest.mark.spec("GRAD-18")
+@given(op=st.sampled_from(TWICE_SINGLE_OPS), data=st.data())
+def test_each_op_double_backward_matches_torch(op, data):
+    """One op on two leaves, each op of the table drawn in turn (the random graphs reach an
+    op only now and then): first gradients with ``create_graph=True`` and the gradients of
+    ``sum(w_x g_x) + sum(w_y g_y)`` match torch's."""
+    if op[0] == "matmul":
+        m, k = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+        a = data.draw(dyadic_arrays((m, k)))
+        b = data.draw(dyadic_arrays((k, 2) if op[1] == "mm" else (k,)))
+        c = 0.0
+    else:
+        a, b, c = data.draw(single_op_cases(op))
+    w_a, w_b = data.draw(dyadic_arrays(a.shape)), data.draw(dyadic_arrays(b.shape))
+    seconds = []
+    for lib in (TORCH, REF):
+        x, y = lib.leaf(a), lib.leaf(b)
+        if op[0] == "unary":
+            out = _unary(op[1], x) * y.sum()  # y joins so that mixed derivatives exist
+        elif op[0] == "scalar":
+            out = _scalar(op[1], x, c) * y.sum()
+        elif op[0] == "binary":
+            out = _binary(lib, op[1], x, y)
+        elif op[0] == "reduce":
+            out = getattr(x * x, op[1])() * y.sum()
+        else:
+            out = x @ y
+        upstream = np.arange(1, int(np.prod(out.shape)) + 1, dtype=np.float64).reshape(out.shape)
+        loss = (out * lib.array(upstream / 8)).sum()
+        gx, gy = lib.autograd_grad(loss, [x, y], create_graph=True)
+        z = (gx * lib.array(w_a)).sum() + (gy * lib.array(w_b)).sum()
+        seconds.append(([as_numpy(gx), as_numpy(gy)], _second(z, [x, y]), as_numpy(out)))
+    (t_first, t_second, t_out), (r_first, r_second, r_out) = seconds
+    assume(np.all(np.abs(r_out) < 1e6))
+    for t, r in zip(t_first + t_second, r_first + r_second, strict=True):
+        assert_matches(torch.as_tensor(t), r)
+
+
 @pytest.mark.spec("GRAD-18")
 def test_create_graph_through_an_op_without_a_recorded_backward_raises():
     x = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
