@@ -11,6 +11,7 @@ checked on the meta device, where no parameter has storage.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import re
 import warnings
@@ -317,6 +318,42 @@ def load_errors(message: str) -> dict[str, list[str]]:
     found["not_tensor"] = re.findall(
         r'While copying the parameter named "([^"]*)", expected', message)
     return found
+
+
+# --- the reference's API is torch's ------------------------------------------------------
+
+MIRRORED_METHODS = (
+    "register_buffer", "register_parameter", "add_module", "register_module", "parameters",
+    "named_parameters", "buffers", "named_buffers", "children", "named_children", "modules",
+    "named_modules", "apply", "train", "eval", "state_dict", "load_state_dict",
+    "register_forward_pre_hook", "register_forward_hook", "extra_repr",
+)
+
+
+def _signature(function) -> list[tuple]:
+    """Parameter names, kinds and defaults; torch's deprecated positional ``*args`` of
+    ``state_dict`` and the ``self``/``cls`` parameters left out."""
+    deprecated_args = function.__name__ == "state_dict"
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()
+            if p.name not in ("self", "cls")
+            and not (deprecated_args and p.kind is p.VAR_POSITIONAL)]
+
+
+@pytest.mark.spec()  # the API mirror (COMMON rule 2), no behaviour clause
+@pytest.mark.parametrize("name", MIRRORED_METHODS)
+def test_module_methods_have_torchs_signatures(name):
+    torch_params = _signature(getattr(nn.Module, name))
+    ref_params = _signature(getattr(rm.Module, name))
+    # a parameter newer than the installed torch (modules' remove_duplicate, torch 2.11)
+    assert [p for p in ref_params if p[0] in {q[0] for q in torch_params}] == torch_params
+
+
+@pytest.mark.spec()
+@pytest.mark.parametrize("name", ["Sequential", "ModuleList", "ModuleDict", "ParameterList",
+                                  "ParameterDict"])
+def test_containers_and_parameter_have_torchs_signatures(name):
+    assert _signature(getattr(rm, name).__init__) == _signature(getattr(nn, name).__init__)
+    assert _signature(rm.Parameter.__init__) == _signature(nn.Parameter.__new__)
 
 
 # --- MODEL-1, MODEL-2, MODEL-3: registration by assignment -------------------------------
