@@ -5,9 +5,11 @@ Bit-exact comparisons are CPU-only by nature (CUDA's generator is Philox, not th
 Twister), so they take no device fixture; the support properties (`rand` in [0, 1), `randint`
 below `high`, `randperm` a permutation) and reproducibility run on every device.
 
-Three kernels differ between torch builds; which one this torch runs is read off its behaviour
-once (the words one call consumes), and the property then holds every draw to that kernel:
-`randint`'s 64-bit threshold, the float16 `rand` rule and the `bernoulli_(p)` kernel.
+Three rules differ between torch builds: `randint`'s 64-bit threshold, the float16 `rand`
+rule and the `bernoulli_(p)` kernel. Which one this torch follows is read off its behaviour
+once (the words one call consumes; for float16, whether one known word follows the legacy
+rule), and the properties then hold every draw to that rule. The normal kernel follows
+`torch.backends.cpu.get_cpu_capability()`.
 """
 
 from __future__ import annotations
