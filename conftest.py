@@ -131,13 +131,15 @@ def _check_device(name: str) -> None:
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError) as error:
-        raise pytest.UsageError(f"--device {name!r} is not a torch device string: {error}")
+        raise pytest.UsageError(
+            f"--device {name!r} is not a torch device string: {error}"
+        ) from None
     try:
         torch.empty(1, device=device)
     except Exception as error:  # AssertionError on a CPU-only build, RuntimeError elsewhere
         raise pytest.UsageError(
             f"--device {name!r} is not available to this torch: {type(error).__name__}: {error}"
-        )
+        ) from None
 
 
 def _device_param(name: str) -> object:

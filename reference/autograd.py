@@ -887,8 +887,9 @@ def max(
     """``torch.max``. Without ``dim``: the largest element (MaxBackward1), its gradient
     shared evenly by all maximal elements. With ``dim``: ``(values, indices)``
     (MaxBackward0), the first maximal index, which receives the whole gradient. With a
-    tensor in place of ``dim``, ``max(a, b)``: the elementwise [`maximum`][reference.autograd.maximum]
-    (MaximumBackward0); a Python number there is a ``TypeError``, as in torch."""
+    tensor in place of ``dim``, ``max(a, b)``: the elementwise
+    [`maximum`][reference.autograd.maximum] (MaximumBackward0); a Python number there is a
+    ``TypeError``, as in torch."""
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     if dim is not None and not isinstance(dim, (int, np.integer)):

@@ -43,7 +43,7 @@ def torch_at_least(version: str) -> bool:
     return TorchVersion(TORCH_VERSION.split("+")[0]) >= version
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def accepts(function: Callable[..., Any], parameter: str) -> bool:
     """Whether ``function`` (a torch callable or class) takes a parameter named ``parameter``:
     feature detection, preferred to comparing releases wherever a signature says it."""

@@ -26,7 +26,6 @@ from tests.support import (
     assert_matches,
     known_torch_bug,
     make_noncontiguous,
-    requires_parameter,
     to_numpy,
     torch_at_least,
 )
@@ -103,8 +102,8 @@ OPTIMIZERS = {
         momentum_decay=_maybe_zero(_unit(1e-3, 0.5)), decoupled_weight_decay=st.booleans(),
         maximize=st.booleans())),
     "RAdam": (O.RAdam, ref.RAdam, _dicts(
-        O.RAdam, lr=LR, betas=st.tuples(_unit(0.0, 0.99), _unit(0.7, 0.99)), eps=EPS, weight_decay=WD,
-        decoupled_weight_decay=st.booleans(), maximize=st.booleans())),
+        O.RAdam, lr=LR, betas=st.tuples(_unit(0.0, 0.99), _unit(0.7, 0.99)), eps=EPS,
+        weight_decay=WD, decoupled_weight_decay=st.booleans(), maximize=st.booleans())),
 }
 DENSE = sorted(OPTIMIZERS)
 

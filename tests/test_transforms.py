@@ -13,12 +13,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from tests.support import import_torchvision_or_skip
-
-torchvision = import_torchvision_or_skip()  # every test here is about torchvision.transforms
-from torchvision import transforms as T  # noqa: E402
-from torchvision.transforms import functional as TF  # noqa: E402
-
 from reference.transforms import (
     center_crop,
     compose,
@@ -30,7 +24,18 @@ from reference.transforms import (
     to_tensor,
 )
 from tests.strategies import finite_arrays, float_dtypes
-from tests.support import assert_both_raise, assert_matches, make_noncontiguous, to_numpy, to_torch
+from tests.support import (
+    assert_both_raise,
+    assert_matches,
+    import_torchvision_or_skip,
+    make_noncontiguous,
+    to_numpy,
+    to_torch,
+)
+
+torchvision = import_torchvision_or_skip()  # every test here is about torchvision.transforms
+T = torchvision.transforms
+TF = torchvision.transforms.functional
 
 sides = st.integers(1, 5)
 
