@@ -488,7 +488,8 @@ def test_probability_targets_match_the_reference(device, case, reduction, eps, w
     class_dim = 0 if x.ndim == 1 else 1
     raw = data.draw(finite_arrays(x.shape, np.float64, min_value=0.0, max_value=1.0))
     probs = raw / np.maximum(raw.sum(axis=class_dim, keepdims=True), 1e-3)
-    options = {"label_smoothing": eps, "reduction": reduction}
+    ignore_index = data.draw(st.sampled_from([-100, -1]))  # negative: accepted, no effect
+    options = {"label_smoothing": eps, "reduction": reduction, "ignore_index": ignore_index}
     if weighted:
         options["weight"] = data.draw(class_weights(n_classes))
     check_forms("cross_entropy", [x, probs], options, device)
@@ -743,10 +744,11 @@ def test_sign_target_losses_match_the_reference(
     device, shape, dtype, target_dtype, reduction, margin, data
 ):
     """margin_ranking, hinge_embedding and soft_margin, with +-1 targets that may be int64
-    (read in the input's dtype), and NaN/inf scores."""
+    (read in the input's dtype) and may have size-1 dims that broadcast, and NaN/inf scores."""
     x1 = data.draw(nonfinite(finite_arrays(shape, dtype, min_value=-20, max_value=20)))
     x2 = data.draw(finite_arrays(shape, dtype, min_value=-10, max_value=10))
-    y = data.draw(hnp.arrays(np.float64, shape, elements=SIGNS))
+    target_shape = tuple(1 if data.draw(st.integers(0, 3)) == 0 else s for s in shape)
+    y = data.draw(hnp.arrays(np.float64, target_shape, elements=SIGNS))
     y = y.astype(dtype if target_dtype == "float" else np.int64)
     options = {"margin": margin, "reduction": reduction}
     check_forms("margin_ranking_loss", [x1, x2, y], options, device)
@@ -815,7 +817,9 @@ def test_cosine_embedding_loss_matches_the_reference(
     device, arrays, reduction, margin, int_target, data
 ):
     x1, x2 = arrays
-    y = data.draw(hnp.arrays(np.float64, x1.shape[:-1], elements=SIGNS))
+    if x2.ndim == 2 and len(x2) and data.draw(st.booleans()):
+        x2 = x2[:1]  # one row broadcast against every row of x1
+    y = data.draw(hnp.arrays(np.float64, x1.shape[:-1], elements=st.sampled_from([-1.0, 0, 1])))
     y = y.astype(np.int64 if int_target else x1.dtype)
     options = {"margin": margin, "reduction": reduction}
     check_forms("cosine_embedding_loss", [x1, x2, y], options, device)
@@ -829,11 +833,26 @@ def test_cosine_embedding_loss_matches_the_reference(
     st.sampled_from([0.0, 1.0, 1.5, 2.0, 3.0, math.inf]),
     st.booleans(),
     st.sampled_from([1e-6, 0.0, 0.1]),
+    st.booleans(),
 )
-def test_triplet_margin_loss_matches_the_reference(device, arrays, reduction, margin, p, swap, eps):
-    """Any p >= 0 (0 counts the nonzero differences, inf takes the largest), 0-d to 2-D."""
+@example(  # d(a, pos) = 3 by max (p = inf) or by count (p = 0), where a sum would give 6
+    [np.array([[1.0, 2.0, 3.0]]), np.zeros((1, 3)), np.array([[1.0, 2.0, 3.0]])],
+    "none", 1.0, math.inf, False, 0.0, False,
+)
+@example(
+    [np.array([[1.0, 0.0, 3.0]]), np.zeros((1, 3)), np.array([[1.0, 0.0, 3.0]])],
+    "none", 1.0, 0.0, False, 0.0, False,
+)
+def test_triplet_margin_loss_matches_the_reference(
+    device, arrays, reduction, margin, p, swap, eps, one_negative
+):
+    """Any p >= 0 (0 counts the nonzero differences, inf takes the largest), 0-d to 2-D,
+    a one-row negative broadcast against the batch."""
+    anchor, positive, negative = arrays
+    if one_negative and negative.ndim == 2 and len(negative) > 1:
+        negative = negative[:1]
     options = {"margin": margin, "p": p, "eps": eps, "swap": swap, "reduction": reduction}
-    check_forms("triplet_margin_loss", arrays, options, device)
+    check_forms("triplet_margin_loss", [anchor, positive, negative], options, device)
 
 
 # --- LOSS-28, LOSS-29: CTC -----------------------------------------------------------------
@@ -1042,6 +1061,21 @@ def test_empty_class_dims_and_all_ignored_targets(device):
             )
             assert_matches(value, losses.cross_entropy(x, target, reduction=reduction))
     assert math.isnan(F.cross_entropy(to_torch(x, device), to_torch(probs, device)).item())
+
+
+@pytest.mark.spec("LOSS-30", "LOSS-31")
+@pytest.mark.skipif(
+    torch_at_least("2.11"), reason=f"{RELEASE}: describes releases before 2.11 (torch 2.4.1)"
+)
+def test_what_torch_2_4_did_otherwise(device):
+    """Before 2.11 a (C,) input rejected a (1,) class target, and an empty CTC batch gave a
+    nan mean and a zero sum instead of raising (torch only: the reference follows 2.11+)."""
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        F.nll_loss(to_torch(np.zeros(3), device), to_torch(np.array([1]), device))
+    args = [np.zeros((3, 0, 3)), np.zeros((0, 2), np.int64), np.zeros(0, np.int64)]
+    args = [to_torch(a, device) for a in args]
+    assert math.isnan(F.ctc_loss(*args, args[2]).item())
+    assert F.ctc_loss(*args, args[2], reduction="sum").item() == 0.0
 
 
 DTYPE_TABLE = {  # result dtype for a (float32 input, float64 target) and the reverse pair
@@ -1436,7 +1470,9 @@ def asm_case(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     n = draw(st.integers(0, 4))
     x = draw(finite_arrays((n, in_features), dtype, min_value=-5, max_value=5))
-    y = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, n_classes - 1)))
+    index_dtypes = [np.int64, np.int32] if torch_at_least("2.11") else [np.int64]
+    index_dtype = draw(st.sampled_from(index_dtypes))
+    y = draw(hnp.arrays(index_dtype, (n,), elements=st.integers(0, n_classes - 1)))
     if n and draw(st.booleans()):
         x, y = x[0], y[0]  # unbatched: (in_features,) with a 0-d target
     return (in_features, n_classes, cutoffs, div_value, head_bias), dtype, seed, x, y
