@@ -280,16 +280,18 @@ def threshold(
     r"""$\text{value}$ where $x \le \text{threshold}$, else $x$ (so ``nan`` stays ``nan``).
 
     ``threshold`` and ``value`` are converted to the input's dtype first (integers
-    truncate toward zero).
+    truncate toward zero); for a float16 input torch compares in float32, so ``threshold``
+    is rounded to float32 there, not to float16.
 
     Raises:
         ValueError: if ``threshold`` or ``value`` overflows the input's dtype.
         TypeError: for a bool input.
     """
     x = _real("threshold", input)
-    t = _scalar(threshold, x.dtype, "threshold")
+    compare = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
+    t = _scalar(threshold, compare, "threshold")
     v = _scalar(value, x.dtype, "threshold")
-    return _finish(input, np.where(x <= t, v, x), x.dtype, inplace)
+    return _finish(input, np.where(x.astype(compare, copy=False) <= t, v, x), x.dtype, inplace)
 
 
 @_ieee
