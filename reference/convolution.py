@@ -21,6 +21,8 @@ from typing import Literal
 
 import numpy as np
 
+from reference.broadcasting import sum_to_shape
+
 IntOrTuple = int | Sequence[int]
 Nonempty = Literal["none", "features", "given", "spatial"]
 
@@ -48,42 +50,72 @@ __all__ = [
     "ZeroPad2d",
     "ZeroPad3d",
     "adaptive_avg_pool1d",
+    "adaptive_avg_pool1d_backward",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool2d_backward",
     "adaptive_avg_pool3d",
+    "adaptive_avg_pool3d_backward",
     "adaptive_max_pool1d",
+    "adaptive_max_pool1d_backward",
     "adaptive_max_pool2d",
+    "adaptive_max_pool2d_backward",
     "adaptive_max_pool3d",
+    "adaptive_max_pool3d_backward",
     "antialias_weights",
     "avg_pool1d",
+    "avg_pool1d_backward",
     "avg_pool2d",
+    "avg_pool2d_backward",
     "avg_pool3d",
+    "avg_pool3d_backward",
     "bilinear",
+    "bilinear_backward",
     "conv1d",
+    "conv1d_backward",
     "conv2d",
+    "conv2d_backward",
     "conv3d",
+    "conv3d_backward",
     "conv_output_size",
     "conv_transpose1d",
+    "conv_transpose1d_backward",
     "conv_transpose2d",
+    "conv_transpose2d_backward",
     "conv_transpose3d",
+    "conv_transpose3d_backward",
     "conv_transpose_output_size",
     "default_init_bounds",
     "fold",
+    "fold_backward",
     "fractional_max_pool2d",
     "fractional_max_pool3d",
     "interpolate",
+    "interpolate_backward",
     "linear",
+    "linear_backward",
     "lp_pool1d",
+    "lp_pool1d_backward",
     "lp_pool2d",
+    "lp_pool2d_backward",
     "lp_pool3d",
+    "lp_pool3d_backward",
     "max_pool1d",
+    "max_pool1d_backward",
     "max_pool2d",
+    "max_pool2d_backward",
     "max_pool3d",
+    "max_pool3d_backward",
     "max_unpool1d",
+    "max_unpool1d_backward",
     "max_unpool2d",
+    "max_unpool2d_backward",
     "max_unpool3d",
+    "max_unpool3d_backward",
     "pad",
+    "pad_backward",
     "pool_output_size",
     "unfold",
+    "unfold_backward",
 ]
 
 
@@ -484,6 +516,48 @@ def pad(
     return _crop(grown, widths)
 
 
+_pad_forward = pad  # `pad_backward`'s parameter `pad` (torch's name) shadows the function
+
+
+def _pad_source(size: int, left: int, right: int, mode: str) -> np.ndarray:
+    """For each cell of one padded dim, the input cell it copies (-1 for a constant fill):
+    `pad` itself applied to the positions ``0 .. size - 1``."""
+    positions = np.arange(size, dtype=np.int64).reshape(1, 1, size)
+    if mode == "constant":
+        return _pad_forward(positions, (left, right), "constant", -1).reshape(-1)
+    return _pad_forward(positions, (left, right), mode).reshape(-1)
+
+
+def pad_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    pad: Sequence[int],
+    mode: Literal["constant", "reflect", "replicate", "circular"] = "constant",
+    value: float | None = None,
+) -> np.ndarray:
+    """The VJP of `pad`: each output cell copies one input cell (or a constant), so each
+    input cell collects the gradient of every output cell that copies it. Per padded dim,
+    with $s(o)$ the source of output cell $o$,
+
+    $$\\bar x_i = \\sum_{o \\,:\\, s(o) = i} \\bar y_o:$$
+
+    ``constant`` drops the fill's gradient (and a crop gives zeros back), while
+    ``reflect``, ``replicate`` and ``circular`` fold the padding's gradient back onto the
+    cells it mirrors, repeats or wraps (the border collects more than one share).
+    """
+    x, g = np.asarray(input), np.asarray(grad_output)
+    out = _pad_forward(x, pad, mode, value)  # validates; gives the output shape
+    _grad_shape_check("pad_backward", g, out.shape)
+    n = len(pad) // 2
+    grad = g.astype(x.dtype, copy=True)
+    for i in range(n):  # separable: one source map per padded dim, last dim first in `pad`
+        axis = x.ndim - 1 - i
+        size = x.shape[axis]
+        source = _pad_source(size, int(pad[2 * i]), int(pad[2 * i + 1]), mode)
+        grad = _along(grad, axis, (source[:, None] == np.arange(size)).astype(x.dtype))
+    return np.ascontiguousarray(grad, dtype=x.dtype)
+
+
 class _PadNd:
     """A padding layer: ``F.pad(input, self.padding, mode, value)`` on the last ``dims``
     dims; an int ``padding`` pads every side by that much, a ``2 * dims``-tuple is
@@ -871,6 +945,290 @@ def conv_transpose3d(
     )
 
 
+# --- convolution backward ---------------------------------------------------------------
+
+OutputMask = tuple[bool, bool, bool]
+
+
+def _grad_shape_check(name: str, grad: np.ndarray, shape: tuple[int, ...]) -> None:
+    if grad.shape != tuple(shape):
+        raise ValueError(
+            f"{name}: grad_output of shape {grad.shape} does not match the output shape "
+            f"{tuple(shape)}"
+        )
+
+
+def _sum_bias(g: np.ndarray, bias: np.ndarray | None, n: int, dtype: np.dtype):
+    """``grad_bias[o] = sum_{n, *pos} grad_output[n, o, *pos]`` (None without a bias)."""
+    if bias is None:
+        return None
+    if g.shape[1] != np.shape(bias)[0]:  # zero input channels: the output ignores the bias
+        return np.zeros(np.shape(bias), dtype=dtype)
+    return g.sum(axis=(0, *range(2, 2 + n))).astype(dtype, copy=False)
+
+
+def _conv_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: IntOrTuple,
+    padding: IntOrTuple | str,
+    dilation: IntOrTuple,
+    groups: int,
+    n: int,
+    output_mask: OutputMask,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    name = f"conv{n}d_backward"
+    x, unbatched = _batched(input, n, name, "none")
+    w = np.asarray(weight)
+    g = np.asarray(grad_output)
+    g = g[None] if unbatched else g
+    kernel = w.shape[2:]
+    stride_t = _ntuple(stride, n, "stride")
+    dilation_t = _ntuple(dilation, n, "dilation")
+    pads = _conv_padding(padding, kernel, stride_t, dilation_t)
+    counts = tuple(
+        _window_count(L, k, s, pl, pr, d)
+        for L, k, s, (pl, pr), d in zip(x.shape[2:], kernel, stride_t, pads, dilation_t, strict=True)
+    )
+    out_channels, in_per_group = w.shape[:2]
+    out_shape = (x.shape[0], out_channels if x.shape[1] else 0, *counts)
+    _grad_shape_check(name, g, out_shape)
+    dtype = x.dtype
+    grad_bias = _sum_bias(g, bias, n, dtype) if output_mask[2] else None
+    if x.shape[1] == 0:  # no input channels: nothing reaches the weight or the input
+        gi = np.zeros(np.shape(input), dtype) if output_mask[0] else None
+        return gi, (np.zeros(w.shape, dtype) if output_mask[1] else None), grad_bias
+    gg = g.reshape(x.shape[0], groups, out_channels // groups, *counts)
+    pos, off = "xyz"[:n], "ijk"[:n]
+    grad_weight = grad_input = None
+    if output_mask[1]:
+        # grad_w[g, o, c, *j] = sum_{n, *pos} windows[n, g, c, *pos, *j] * g[n, g, o, *pos]
+        windows, _ = _padded_windows(x, kernel, stride_t, pads, dilation_t)
+        windows = windows.reshape(x.shape[0], groups, in_per_group, *windows.shape[2:])
+        grad_weight = np.einsum(
+            f"ngc{pos}{off},ngo{pos}->goc{off}", windows, gg, optimize=True
+        ).reshape(w.shape).astype(dtype, copy=False)
+    if output_mask[0]:
+        # Each output position spreads g * w back over its window: the transposed convolution.
+        w_grouped = w.reshape(groups, out_channels // groups, in_per_group, *kernel)
+        cols = np.einsum(f"goc{off},ngo{pos}->ngc{off}{pos}", w_grouped, gg, optimize=True)
+        cols = cols.reshape(x.shape[0], x.shape[1], *kernel, *counts)
+        full = tuple(L + pl + pr for L, (pl, pr) in zip(x.shape[2:], pads, strict=True))
+        padded = _scatter_windows(cols, kernel, stride_t, dilation_t, full)
+        crop = tuple(slice(pl, pl + L) for L, (pl, _) in zip(x.shape[2:], pads, strict=True))
+        grad_input = _unbatch(np.ascontiguousarray(padded[(..., *crop)], dtype=dtype), unbatched)
+    return grad_input, grad_weight, grad_bias
+
+
+def conv1d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple | str = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    *,
+    output_mask: OutputMask = (True, True, True),
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The VJP of `conv1d`; see `conv2d_backward`."""
+    return _conv_backward(
+        grad_output, input, weight, bias, stride, padding, dilation, groups, 1, output_mask
+    )
+
+
+def conv2d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple | str = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    *,
+    output_mask: OutputMask = (True, True, True),
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The vector-Jacobian product of `conv2d`: ``(grad_input, grad_weight, grad_bias)``.
+
+    With $\\bar y$ the output gradient and $\\text{in}_p$ the padded input,
+
+    $$\\bar w[o, c, i, j] = \\sum_{n, y, x} \\bar y[n, o, y, x]\\,
+      \\text{in}_p[n, c, y s_h + i d_h, x s_w + j d_w],$$
+
+    $\\bar b_o = \\sum_{n, y, x} \\bar y[n, o, y, x]$, and $\\bar{\\text{in}}$ is the
+    transposed convolution of $\\bar y$ with the same weight: every output position adds
+    $\\bar y[n, o, y, x]\\, w[o, c, i, j]$ back at the input cell its window read, the
+    padding's share dropped. The arguments are the forward's; ``output_mask`` (torch's
+    name) skips gradients nobody needs (None in their place); ``grad_bias`` is None
+    without a bias.
+
+    Raises:
+        ValueError: ``grad_output`` does not have the forward output's shape, or the
+            forward arguments are invalid.
+    """
+    return _conv_backward(
+        grad_output, input, weight, bias, stride, padding, dilation, groups, 2, output_mask
+    )
+
+
+def conv3d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple | str = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    *,
+    output_mask: OutputMask = (True, True, True),
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The VJP of `conv3d`; see `conv2d_backward`."""
+    return _conv_backward(
+        grad_output, input, weight, bias, stride, padding, dilation, groups, 3, output_mask
+    )
+
+
+def _conv_transpose_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    stride: IntOrTuple,
+    padding: IntOrTuple,
+    output_padding: IntOrTuple,
+    groups: int,
+    dilation: IntOrTuple,
+    n: int,
+    output_mask: OutputMask,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    name = f"conv_transpose{n}d_backward"
+    x, unbatched = _batched(input, n, name, "none")
+    w = np.asarray(weight)
+    g = np.asarray(grad_output)
+    g = g[None] if unbatched else g
+    _check_conv_input(x, w, n, name)
+    kernel = w.shape[2:]
+    stride_t = _ntuple(stride, n, "stride")
+    padding_t = _ntuple(padding, n, "padding")
+    output_padding_t = _ntuple(output_padding, n, "output_padding")
+    dilation_t = _ntuple(dilation, n, "dilation")
+    in_channels, per_group = w.shape[:2]
+    if groups < 1 or in_channels % groups or x.shape[1] != in_channels:
+        raise ValueError(
+            f"{name}: weight of shape {w.shape} with groups={groups} expects "
+            f"{in_channels} input channels divisible by groups, got {x.shape[1]}"
+        )
+    sizes = x.shape[2:]
+    params = zip(sizes, kernel, stride_t, padding_t, output_padding_t, dilation_t, strict=True)
+    outs = tuple(_transposed_size(*args, minimum=0 if x.shape[0] == 0 else 1) for args in params)
+    _grad_shape_check(name, g, (x.shape[0], per_group * groups, *outs))
+    dtype = x.dtype
+    # The forward scatters into a canvas of `full` cells and keeps [p, p + out): put the
+    # gradient back on that canvas (zeros outside) and read it through the same windows.
+    full = tuple(
+        max(p + o, (L - 1) * s + d * (k - 1) + 1)
+        for p, o, L, s, d, k in zip(padding_t, outs, sizes, stride_t, dilation_t, kernel, strict=True)
+    )
+    widths = [(0, 0), (0, 0)] + [(p, f - p - o) for p, o, f in zip(padding_t, outs, full, strict=True)]
+    windows = _windows(np.pad(g, widths), kernel, stride_t, dilation_t, sizes)  # (N, C_out, *L, *k)
+    in_per_group = in_channels // groups
+    windows = windows.reshape(x.shape[0], groups, per_group, *windows.shape[2:])
+    pos, off = "xyz"[:n], "ijk"[:n]
+    grad_input = grad_weight = None
+    if output_mask[0]:
+        # grad_x[n, g, c, *pos] = sum_{o, *j} w[g, c, o, *j] * windows[n, g, o, *pos, *j]:
+        # the convolution of the output gradient with the same weight.
+        w_grouped = w.reshape(groups, in_per_group, per_group, *kernel)
+        grad_input = np.einsum(
+            f"ngo{pos}{off},gco{off}->ngc{pos}", windows, w_grouped, optimize=True
+        ).reshape(x.shape)
+        grad_input = _unbatch(grad_input.astype(dtype, copy=False), unbatched)
+    if output_mask[1]:
+        xg = x.reshape(x.shape[0], groups, in_per_group, *sizes)
+        grad_weight = np.einsum(
+            f"ngc{pos},ngo{pos}{off}->gco{off}", xg, windows, optimize=True
+        ).reshape(w.shape).astype(dtype, copy=False)
+    grad_bias = _sum_bias(g, bias, n, dtype) if output_mask[2] else None
+    return grad_input, grad_weight, grad_bias
+
+
+def conv_transpose1d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    *,
+    output_mask: OutputMask = (True, True, True),
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The VJP of `conv_transpose1d`; see `conv_transpose2d_backward`."""
+    return _conv_transpose_backward(
+        grad_output, input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+        output_mask,
+    )
+
+
+def conv_transpose2d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    *,
+    output_mask: OutputMask = (True, True, True),
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The VJP of `conv_transpose2d`: ``(grad_input, grad_weight, grad_bias)``.
+
+    With $\\bar y_p$ the output gradient zero-padded back to the canvas the forward
+    cropped (``p`` cells on each side, ``output_padding`` included),
+
+    $$\\bar{\\text{in}}[n, c, y, x] = \\sum_{o, i, j} w[c, o, i, j]\\,
+      \\bar y_p[n, o, y s + i d, x s + j d]$$
+
+    (the convolution of the output gradient with the same weight),
+    $\\bar w[c, o, i, j] = \\sum_{n, y, x} \\text{in}[n, c, y, x]\\,
+    \\bar y_p[n, o, y s + i d, x s + j d]$ and $\\bar b_o = \\sum \\bar y[n, o, \\dots]$.
+    The arguments are the forward's; ``output_mask`` as in `conv2d_backward`.
+    """
+    return _conv_transpose_backward(
+        grad_output, input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+        output_mask,
+    )
+
+
+def conv_transpose3d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    *,
+    output_mask: OutputMask = (True, True, True),
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The VJP of `conv_transpose3d`; see `conv_transpose2d_backward`."""
+    return _conv_transpose_backward(
+        grad_output, input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+        output_mask,
+    )
+
+
 # --- pooling ----------------------------------------------------------------------------
 
 
@@ -1010,18 +1368,34 @@ def _avg_pool(
         )
     windows, counts = _pool_windows(x, kernel, stride_t, padding_t, ones, ceil_mode, 0.0)
     sums = windows.sum(axis=tuple(range(2 + n, 2 + 2 * n)))
-    if divisor_override is not None:
-        divisor: np.ndarray | int = divisor_override
-    else:
-        # Per dim: the window [start, end) clipped to the padded input, or to the input.
-        divisor = np.ones((), dtype=np.int64)
-        for L, k, s, p, c in zip(x.shape[2:], kernel, stride_t, padding_t, counts, strict=True):
-            start = np.arange(c) * s - p
-            end = np.minimum(start + k, L + p)
-            if not count_include_pad:
-                start, end = np.maximum(start, 0), np.minimum(end, L)
-            divisor = np.multiply.outer(divisor, end - start)
+    divisor = _avg_divisor(
+        x.shape[2:], kernel, stride_t, padding_t, counts, count_include_pad, divisor_override
+    )
     return _unbatch((sums / divisor).astype(x.dtype, copy=False), unbatched)
+
+
+def _avg_divisor(
+    sizes: Sequence[int],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    counts: tuple[int, ...],
+    count_include_pad: bool,
+    divisor_override: int | None,
+) -> np.ndarray | int:
+    """Each window's divisor: ``divisor_override``, or the window's cells inside the padded
+    input (``count_include_pad``) or inside the input, an ``(*counts)`` array."""
+    if divisor_override is not None:
+        return divisor_override
+    # Per dim: the window [start, end) clipped to the padded input, or to the input.
+    divisor = np.ones((), dtype=np.int64)
+    for L, k, s, p, c in zip(sizes, kernel, stride, padding, counts, strict=True):
+        start = np.arange(c) * s - p
+        end = np.minimum(start + k, L + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, L)
+        divisor = np.multiply.outer(divisor, end - start)
+    return divisor
 
 
 def avg_pool1d(
@@ -1069,6 +1443,200 @@ def avg_pool3d(
     at least the kernel size, padding notwithstanding (torch's ``avg_pool3d`` check)."""
     return _avg_pool(
         input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3
+    )
+
+
+# --- pooling backward -------------------------------------------------------------------
+
+
+def _scatter_plane(
+    values: np.ndarray, index: np.ndarray, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
+    """Sum ``values (N, C, *any)`` into a zero ``(N, C, *plane)`` array at the flat plane
+    positions ``index`` (same shape as ``values``); positions outside the plane are dropped."""
+    lead, plane = shape[:2], math.prod(shape[2:])
+    flat = np.asarray(index, dtype=np.int64).reshape(*lead, -1)
+    weights = np.asarray(values).reshape(*lead, -1)
+    keep = (flat >= 0) & (flat < plane)
+    offsets = np.arange(math.prod(lead), dtype=np.int64).reshape(*lead, 1) * plane
+    total = np.bincount(
+        (flat + offsets)[keep], weights=weights[keep], minlength=math.prod(lead) * plane
+    )
+    return total.reshape(shape).astype(dtype, copy=False)
+
+
+def _max_pool_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    dilation: IntOrTuple,
+    ceil_mode: bool,
+    indices: np.ndarray | None,
+    n: int,
+) -> np.ndarray:
+    name = f"max_pool{n}d_backward"
+    x, unbatched = _batched(input, n, name)
+    if indices is None:
+        _, indices = _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, True, n)
+    idx = np.asarray(indices)
+    g = np.asarray(grad_output)
+    _grad_shape_check(name, g, idx.shape)
+    if unbatched:
+        g, idx = g[None], idx[None]
+    return _unbatch(_scatter_plane(g, idx, x.shape, x.dtype), unbatched)
+
+
+def max_pool1d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """The VJP of `max_pool1d`; see `max_pool2d_backward`."""
+    return _max_pool_backward(
+        grad_output, input, kernel_size, stride, padding, dilation, ceil_mode, indices, 1
+    )
+
+
+def max_pool2d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """The VJP of `max_pool2d`: each window's gradient goes to the cell its maximum came
+    from, the *first* maximum in row-major order (the index `max_pool2d` returns), and
+    the shares of overlapping windows add up:
+
+    $$\\bar x[n, c, q] = \\sum_{o \\,:\\, \\text{index}[n, c, o] = q} \\bar y[n, c, o].$$
+
+    ``indices`` (from the forward, ``return_indices=True``) saves recomputing them. A
+    dilated window lying entirely in the padding passes no gradient.
+    """
+    return _max_pool_backward(
+        grad_output, input, kernel_size, stride, padding, dilation, ceil_mode, indices, 2
+    )
+
+
+def max_pool3d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """The VJP of `max_pool3d`; see `max_pool2d_backward`."""
+    return _max_pool_backward(
+        grad_output, input, kernel_size, stride, padding, dilation, ceil_mode, indices, 3
+    )
+
+
+def _avg_pool_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: int | None,
+    n: int,
+) -> np.ndarray:
+    name = f"avg_pool{n}d_backward"
+    x, unbatched = _batched(input, n, name)
+    kernel, stride_t, padding_t, ones = _pool_params(kernel_size, stride, padding, 1, n)
+    if divisor_override is not None and divisor_override == 0:
+        raise ValueError("divisor_override must be non-zero")
+    sizes = x.shape[2:]
+    for L, k, s, p in zip(sizes, kernel, stride_t, padding_t, strict=True):
+        pool_output_size(L, k, s, p, 1, ceil_mode)
+    counts = tuple(
+        _window_count(L, k, s, p, p, 1, ceil_mode)
+        for L, k, s, p in zip(sizes, kernel, stride_t, padding_t, strict=True)
+    )
+    g = np.asarray(grad_output)
+    g = g[None] if unbatched else g
+    _grad_shape_check(name, g, x.shape[:2] + counts)
+    divisor = _avg_divisor(sizes, kernel, stride_t, padding_t, counts, count_include_pad,
+                           divisor_override)
+    share = g / divisor  # every cell of a window receives the window's g / divisor
+    cols = np.broadcast_to(
+        share.reshape(share.shape[:2] + (1,) * n + counts), share.shape[:2] + kernel + counts
+    )
+    full = tuple(
+        L + p + max(p, (c - 1) * s + k - L - p)
+        for L, k, s, p, c in zip(sizes, kernel, stride_t, padding_t, counts, strict=True)
+    )
+    padded = _scatter_windows(cols, kernel, stride_t, ones, full)
+    crop = tuple(slice(p, p + L) for L, p in zip(sizes, padding_t, strict=True))
+    return _unbatch(np.ascontiguousarray(padded[(..., *crop)], dtype=x.dtype), unbatched)
+
+
+def avg_pool1d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> np.ndarray:
+    """The VJP of `avg_pool1d`; see `avg_pool2d_backward`."""
+    return _avg_pool_backward(
+        grad_output, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1
+    )
+
+
+def avg_pool2d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> np.ndarray:
+    """The VJP of `avg_pool2d`: every cell of window $o$ inside the input receives
+    $\\bar y_o / \\text{divisor}_o$ (the forward's divisor), the shares of overlapping
+    windows adding up and the padding's share dropped:
+
+    $$\\bar x[n, c, q] = \\sum_{o \\,:\\, q \\in \\text{window}(o)}
+      \\frac{\\bar y[n, c, o]}{\\text{divisor}_o}.$$
+    """
+    return _avg_pool_backward(
+        grad_output, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+        divisor_override, 2,
+    )
+
+
+def avg_pool3d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> np.ndarray:
+    """The VJP of `avg_pool3d`; see `avg_pool2d_backward`."""
+    return _avg_pool_backward(
+        grad_output, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+        divisor_override, 3,
     )
 
 
@@ -1208,6 +1776,111 @@ def adaptive_max_pool3d(
     return _adaptive_max_pool(input, output_size, return_indices, 3)
 
 
+def _adaptive_matrix(size: int, out: int, dtype: np.dtype) -> np.ndarray:
+    """The ``(out, size)`` averaging matrix of one dim: row ``o`` is ``1 / |bin_o|`` over
+    ``bin_o = [floor(o L / out), ceil((o + 1) L / out))``."""
+    start, lengths, _ = _adaptive_bins(size, out)
+    j = np.arange(size)
+    inside = (j >= start[:, None]) & (j < (start + lengths)[:, None])
+    return (inside / lengths[:, None]).astype(dtype)
+
+
+def _along(g: np.ndarray, axis: int, matrix: np.ndarray) -> np.ndarray:
+    """``matrix^T`` applied along ``axis``: the VJP of applying the ``(out, in)`` matrix
+    there (``(..., out) @ (out, in)``)."""
+    return np.moveaxis(np.moveaxis(g, axis, -1) @ matrix, -1, axis)
+
+
+def _adaptive_avg_pool_backward(
+    grad_output: np.ndarray, input: np.ndarray, output_size: object, n: int
+) -> np.ndarray:
+    name = f"adaptive_avg_pool{n}d_backward"
+    x = np.asarray(input)
+    out = _adaptive_avg_pool(x, output_size, n)  # validates, and gives the output shape
+    g = np.asarray(grad_output)
+    _grad_shape_check(name, g, out.shape)
+    if g.size == 0 or x.size == 0:
+        return np.zeros(x.shape, dtype=x.dtype)
+    grad = g.astype(x.dtype, copy=True)
+    for d in range(n):  # separable: one averaging matrix per spatial dim
+        axis = x.ndim - n + d
+        grad = _along(grad, axis, _adaptive_matrix(x.shape[axis], g.shape[axis], x.dtype))
+    return np.ascontiguousarray(grad, dtype=x.dtype)
+
+
+def adaptive_avg_pool1d_backward(
+    grad_output: np.ndarray, input: np.ndarray, output_size: IntOrTuple
+) -> np.ndarray:
+    """The VJP of `adaptive_avg_pool1d`; see `adaptive_avg_pool2d_backward`."""
+    return _adaptive_avg_pool_backward(grad_output, input, output_size, 1)
+
+
+def adaptive_avg_pool2d_backward(
+    grad_output: np.ndarray, input: np.ndarray, output_size: int | Sequence[int | None]
+) -> np.ndarray:
+    """The VJP of `adaptive_avg_pool2d`: every cell of bin $o$ receives
+    $\\bar y_o / |\\text{bin}_o|$, the shares of overlapping bins adding up. The pool is
+    separable, so this is $A_H^\\top \\bar y A_W$ with $A$ the per-dim averaging matrices
+    (row $o$ is $1/|\\text{bin}_o|$ over the bin)."""
+    return _adaptive_avg_pool_backward(grad_output, input, output_size, 2)
+
+
+def adaptive_avg_pool3d_backward(
+    grad_output: np.ndarray, input: np.ndarray, output_size: int | Sequence[int | None]
+) -> np.ndarray:
+    """The VJP of `adaptive_avg_pool3d`; see `adaptive_avg_pool2d_backward`."""
+    return _adaptive_avg_pool_backward(grad_output, input, output_size, 3)
+
+
+def _adaptive_max_pool_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    output_size: object,
+    indices: np.ndarray | None,
+    n: int,
+) -> np.ndarray:
+    name = f"adaptive_max_pool{n}d_backward"
+    x = np.asarray(input)
+    if indices is None:
+        _, indices = _adaptive_max_pool(x, output_size, True, n)
+    idx, g = np.asarray(indices), np.asarray(grad_output)
+    _grad_shape_check(name, g, idx.shape)
+    if x.ndim == n + 1:
+        return _scatter_plane(g[None], idx[None], (1, *x.shape), x.dtype)[0]
+    return _scatter_plane(g, idx, x.shape, x.dtype)
+
+
+def adaptive_max_pool1d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    output_size: IntOrTuple,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """The VJP of `adaptive_max_pool1d`; see `adaptive_max_pool2d_backward`."""
+    return _adaptive_max_pool_backward(grad_output, input, output_size, indices, 1)
+
+
+def adaptive_max_pool2d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    output_size: int | Sequence[int | None],
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """The VJP of `adaptive_max_pool2d`: each bin's gradient goes to its first maximum
+    (the returned index), overlapping bins adding up, as in `max_pool2d_backward`."""
+    return _adaptive_max_pool_backward(grad_output, input, output_size, indices, 2)
+
+
+def adaptive_max_pool3d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    output_size: int | Sequence[int | None],
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """The VJP of `adaptive_max_pool3d`; see `adaptive_max_pool2d_backward`."""
+    return _adaptive_max_pool_backward(grad_output, input, output_size, indices, 3)
+
+
 def _lp_pool(
     input: np.ndarray,
     norm_type: float,
@@ -1265,6 +1938,88 @@ def lp_pool3d(
 ) -> np.ndarray:
     """3-D power-average pooling; see `lp_pool2d`."""
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3)
+
+
+def _lp_pool_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    ceil_mode: bool,
+    n: int,
+) -> np.ndarray:
+    name = f"lp_pool{n}d_backward"
+    x = np.asarray(input)
+    g = np.asarray(grad_output)
+    kernel = _ntuple(kernel_size, n, "kernel_size")
+    if norm_type == 0:
+        raise ValueError(f"norm_type must be a non-zero value, but got {norm_type}")
+    if math.isinf(norm_type):  # +-max_pool(+-|x|): the winner's gradient times sign(x)
+        sign = 1 if norm_type > 0 else -1
+        _, idx = _max_pool(sign * np.abs(x), kernel, stride, 0, 1, ceil_mode, True, n)
+        _grad_shape_check(name, g, idx.shape)
+        to_abs = _max_pool_backward(g, x, kernel, stride, 0, 1, ceil_mode, idx, n)
+        return (to_abs * np.sign(x)).astype(x.dtype, copy=False)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        powered = x**norm_type
+        mean = _avg_pool(powered, kernel, stride, 0, ceil_mode, True, None, n)
+        _grad_shape_check(name, g, mean.shape)
+        k = math.prod(kernel)
+        base = np.sign(mean) * np.maximum(np.abs(mean), 0) * k
+        # torch's chain: pow(1/p), mul(k), sign(a) * relu(|a|) (relu passes no gradient,
+        # NaN included, where |a| = 0), avg_pool, pow(p)
+        to_base = g * (1.0 / norm_type) * base ** (1.0 / norm_type - 1)
+        to_mean = np.where(np.abs(mean) <= 0, 0, to_base * k * np.sign(mean)) * np.sign(mean)
+        to_powered = _avg_pool_backward(to_mean, powered, kernel, stride, 0, ceil_mode, True,
+                                        None, n)
+        grad = to_powered * norm_type * x ** (norm_type - 1)
+    return grad.astype(x.dtype, copy=False)
+
+
+def lp_pool1d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    norm_type: float,
+    kernel_size: int,
+    stride: IntOrTuple | None = None,
+    ceil_mode: bool = False,
+) -> np.ndarray:
+    """The VJP of `lp_pool1d`; see `lp_pool2d_backward`."""
+    return _lp_pool_backward(grad_output, input, norm_type, kernel_size, stride, ceil_mode, 1)
+
+
+def lp_pool2d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    ceil_mode: bool = False,
+) -> np.ndarray:
+    """The VJP of `lp_pool2d`, through torch's own formula
+    $y = (K \\cdot a)^{1/p}$ with $a = \\text{avg\\_pool}(x^p)$ and $K = \\prod k$:
+
+    $$\\bar x = p\\, x^{p-1}\\, \\text{avg\\_pool}^\\top\\!\\Big(
+      [a \\ne 0]\\; \\bar y\\, \\tfrac{K}{p}\\, (K a)^{1/p - 1}\\Big),$$
+
+    so a window whose power sum is 0 passes no gradient (torch: "the gradient is set to
+    zero as well"); $p = \\infty$ sends the gradient to the largest $|x|$, times
+    $\\operatorname{sign} x$.
+    """
+    return _lp_pool_backward(grad_output, input, norm_type, kernel_size, stride, ceil_mode, 2)
+
+
+def lp_pool3d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    ceil_mode: bool = False,
+) -> np.ndarray:
+    """The VJP of `lp_pool3d`; see `lp_pool2d_backward`."""
+    return _lp_pool_backward(grad_output, input, norm_type, kernel_size, stride, ceil_mode, 3)
 
 
 def _max_unpool(
@@ -1369,6 +2124,76 @@ def max_unpool3d(
 ) -> np.ndarray:
     """3-D partial inverse of `max_pool3d`; see `max_unpool2d`."""
     return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 3)
+
+
+def _max_unpool_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    indices: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None,
+    padding: IntOrTuple,
+    output_size: Sequence[int] | None,
+    n: int,
+) -> np.ndarray:
+    name = f"max_unpool{n}d_backward"
+    out = _max_unpool(input, indices, kernel_size, stride, padding, output_size, n)
+    g = np.asarray(grad_output)
+    _grad_shape_check(name, g, out.shape)
+    x = np.asarray(input)
+    if x.size == 0 or out.size == 0:
+        return np.zeros(x.shape, dtype=x.dtype)
+    lead = x.shape[: x.ndim - n]
+    planes = g.reshape(*lead, -1)
+    picked = np.take_along_axis(planes, np.asarray(indices).reshape(*lead, -1), axis=-1)
+    return picked.reshape(x.shape).astype(x.dtype, copy=False)
+
+
+def max_unpool1d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    indices: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The VJP of `max_unpool1d`; see `max_unpool2d_backward`."""
+    return _max_unpool_backward(
+        grad_output, input, indices, kernel_size, stride, padding, output_size, 1
+    )
+
+
+def max_unpool2d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    indices: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The VJP of `max_unpool2d` (with respect to ``input``; the indices are integers):
+    each input value was written at its index, so it reads its gradient back from there,
+    $\\bar x[n, c, i] = \\bar y[n, c, \\text{index}[n, c, i]]$ (a gather)."""
+    return _max_unpool_backward(
+        grad_output, input, indices, kernel_size, stride, padding, output_size, 2
+    )
+
+
+def max_unpool3d_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    indices: np.ndarray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: IntOrTuple = 0,
+    output_size: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The VJP of `max_unpool3d`; see `max_unpool2d_backward`."""
+    return _max_unpool_backward(
+        grad_output, input, indices, kernel_size, stride, padding, output_size, 3
+    )
 
 
 def _fractional_intervals(
@@ -1561,6 +2386,42 @@ def fold(
     out = _scatter_windows(blocks, kernel, stride_t, dilation_t, full)
     out = out[..., padding_t[0] : padding_t[0] + size[0], padding_t[1] : padding_t[1] + size[1]]
     return _unbatch(np.ascontiguousarray(out), unbatched)
+
+
+def unfold_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    kernel_size: IntOrTuple,
+    dilation: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    stride: IntOrTuple = 1,
+) -> np.ndarray:
+    """The VJP of `unfold` is `fold` with the same arguments, back to the input's size:
+    $\\langle \\text{unfold}(x), c \\rangle = \\langle x, \\text{fold}(c) \\rangle$, so every
+    column entry's gradient returns to the cell it was read from, overlaps adding up."""
+    x = np.asarray(input)
+    g = np.asarray(grad_output)
+    _grad_shape_check("unfold_backward", g, unfold(x, kernel_size, dilation, padding, stride).shape)
+    grad = fold(g, x.shape[-2:], kernel_size, dilation, padding, stride)
+    return grad.astype(x.dtype, copy=False)
+
+
+def fold_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    output_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    dilation: IntOrTuple = 1,
+    padding: IntOrTuple = 0,
+    stride: IntOrTuple = 1,
+) -> np.ndarray:
+    """The VJP of `fold` is `unfold` with the same arguments: each column entry was added
+    at one cell, so it reads that cell's gradient (entries landing in the padding get 0)."""
+    x = np.asarray(input)
+    g = np.asarray(grad_output)
+    out = fold(x, output_size, kernel_size, dilation, padding, stride)
+    _grad_shape_check("fold_backward", g, out.shape)
+    return unfold(g, kernel_size, dilation, padding, stride).astype(x.dtype, copy=False)
 
 
 class Unfold:
@@ -1768,6 +2629,32 @@ def interpolate(
         TypeError: a non-integer size, or an interpolating mode on an integer input.
     """
     x = np.asarray(input)
+    outs, steps = _interpolate_steps(
+        x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+    )
+    if steps is None:
+        return _adaptive_avg_pool(x, outs, x.ndim - 2)
+    out = x
+    for axis, op in steps:
+        if op.ndim == 1:  # nearest: the source index of every output
+            out = np.take(out, op, axis=axis)
+        else:
+            out = np.moveaxis(np.moveaxis(out, axis, -1) @ op.T, -1, axis)
+    return np.ascontiguousarray(out, dtype=x.dtype)
+
+
+def _interpolate_steps(
+    x: np.ndarray,
+    size: IntOrTuple | None,
+    scale_factor: float | Sequence[float] | None,
+    mode: str,
+    align_corners: bool | None,
+    recompute_scale_factor: bool | None,
+    antialias: bool,
+) -> tuple[tuple[int, ...], list[tuple[int, np.ndarray]] | None]:
+    """Validate `interpolate`'s arguments; return the output sizes and the per-dim steps
+    ``(axis, op)``, ``op`` the source indices (nearest modes) or the ``(out, in)`` matrix
+    of that dim (a dim antialiasing keeps is skipped); steps is None for ``area``."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError(
@@ -1818,7 +2705,7 @@ def interpolate(
     if not 1 <= n <= 3:
         raise ValueError(f"interpolate: only 3D, 4D and 5D input is supported, got {x.ndim}D")
     if mode == "area":
-        return _adaptive_avg_pool(x, outs, n)
+        return outs, None
     if mode in _INTERPOLATING:
         if _INTERPOLATING[mode] != n:
             raise ValueError(
@@ -1834,12 +2721,12 @@ def interpolate(
             f"interpolate: input and output sizes should be greater than 0 (only the batch "
             f"may be empty), got input {x.shape} and output size {outs}"
         )
-    out = x
+    steps: list[tuple[int, np.ndarray]] = []
     for dim, (L, o, sc) in enumerate(zip(x.shape[2:], outs, scales, strict=True)):
         axis = 2 + dim
         if mode in ("nearest", "nearest-exact"):
             index = _source_nearest(L, o, sc, mode == "nearest-exact", mode == "nearest" and n == 2)
-            out = np.take(out, index, axis=axis)
+            steps.append((axis, index))
             continue
         if antialias:
             if o == L:
@@ -1847,8 +2734,43 @@ def interpolate(
             matrix = antialias_weights(L, o, mode, bool(align_corners), sc, x.dtype)
         else:
             matrix = _interpolation_matrix(L, o, mode, bool(align_corners), sc, x.dtype)
-        out = np.moveaxis(np.moveaxis(out, axis, -1) @ matrix.T, -1, axis)
-    return np.ascontiguousarray(out, dtype=x.dtype)
+        steps.append((axis, matrix))
+    return outs, steps
+
+
+def interpolate_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    size: IntOrTuple | None = None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: InterpolateMode = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> np.ndarray:
+    """The VJP of `interpolate`. Every mode resizes one spatial dim at a time with an
+    ``(out, in)`` matrix $M_d$ (for ``nearest`` and ``nearest-exact`` the 0/1 matrix of the
+    source each output reads), so the gradient applies the transposes:
+
+    $$\\bar x = \\bar y \\times_1 M_1^\\top \\cdots \\times_n M_n^\\top,$$
+
+    each input cell collecting the weight it lent to every output (nearest: the sum over
+    the outputs that read it). ``area`` is `adaptive_avg_pool2d_backward`.
+    """
+    x, g = np.asarray(input), np.asarray(grad_output)
+    outs, steps = _interpolate_steps(
+        x, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+    )
+    n = x.ndim - 2
+    if steps is None:
+        return _adaptive_avg_pool_backward(g, x, outs, n)
+    _grad_shape_check("interpolate_backward", g, x.shape[:2] + tuple(outs))
+    grad = g.astype(x.dtype, copy=True)
+    for axis, op in reversed(steps):
+        if op.ndim == 1:  # nearest: a one-hot row per output
+            op = (op[:, None] == np.arange(x.shape[axis])).astype(x.dtype)
+        grad = _along(grad, axis, op)
+    return np.ascontiguousarray(grad, dtype=x.dtype)
 
 
 class Upsample:
@@ -1931,6 +2853,71 @@ def bilinear(
         )
     out = np.einsum("...i,oij,...j->...o", x1, w, x2)
     return out if bias is None else out + np.asarray(bias)
+
+
+def linear_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The VJP of `linear` (``y = x W^T + b``): ``(grad_input, grad_weight, grad_bias)``,
+
+    $$\\begin{aligned}
+    \\bar x &= \\bar y\\, W \\\\
+    \\bar W &= \\textstyle\\sum_{\\text{batch}} \\bar y^\\top x \\\\
+    \\bar b &= \\textstyle\\sum_{\\text{batch}} \\bar y
+    \\end{aligned}$$
+
+    (summed over every leading dim; a 1-D weight gives $\\bar x = \\bar y\\, w$ per row and
+    $\\bar w = \\sum \\bar y\\, x$); ``grad_bias`` is None without a bias.
+    """
+    x, w, g = np.asarray(input), np.asarray(weight), np.asarray(grad_output)
+    _grad_shape_check("linear_backward", g, linear(x, w, bias).shape)
+    if w.ndim == 1:  # one output per row, no feature dim
+        grad_input = g[..., None] * w
+        grad_weight = (g[..., None] * x).reshape(-1, x.shape[-1]).sum(axis=0)
+    else:
+        grad_input = g @ w
+        grad_weight = g.reshape(-1, w.shape[0]).T @ x.reshape(-1, x.shape[-1])
+    grad_bias = None if bias is None else sum_to_shape(g, np.shape(bias))
+    cast = [None if a is None else np.asarray(a).astype(x.dtype, copy=False)
+            for a in (grad_input, grad_weight, grad_bias)]
+    return cast[0], cast[1], cast[2]
+
+
+def bilinear_backward(
+    grad_output: np.ndarray,
+    input1: np.ndarray,
+    input2: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The VJP of `bilinear` (``y_k = x_1^T W_k x_2 + b_k``):
+    ``(grad_input1, grad_input2, grad_weight, grad_bias)``,
+
+    $$\\begin{aligned}
+    \\bar x_{1,i} &= \\textstyle\\sum_{k, j} \\bar y_k W_{kij}\\, x_{2,j} \\\\
+    \\bar x_{2,j} &= \\textstyle\\sum_{k, i} \\bar y_k W_{kij}\\, x_{1,i} \\\\
+    \\bar W_{kij} &= \\textstyle\\sum_{\\text{batch}} \\bar y_k\\, x_{1,i}\\, x_{2,j} \\\\
+    \\bar b_k &= \\textstyle\\sum_{\\text{batch}} \\bar y_k
+    \\end{aligned}$$
+    """
+    x1, x2, w, g = (np.asarray(a) for a in (input1, input2, weight, grad_output))
+    _grad_shape_check("bilinear_backward", g, bilinear(x1, x2, w, bias).shape)
+    grad1 = np.einsum("...k,kij,...j->...i", g, w, x2)
+    grad2 = np.einsum("...k,kij,...i->...j", g, w, x1)
+    lead = g.shape[:-1]
+    grad_w = np.einsum(
+        "bk,bi,bj->kij",
+        g.reshape(-1, w.shape[0]),
+        x1.reshape(math.prod(lead), -1),
+        x2.reshape(math.prod(lead), -1),
+    )
+    grad_b = None if bias is None else sum_to_shape(g, np.shape(bias))
+    cast = [None if a is None else np.asarray(a).astype(x1.dtype, copy=False)
+            for a in (grad1, grad2, grad_w, grad_b)]
+    return cast[0], cast[1], cast[2], cast[3]
 
 
 def default_init_bounds(fan_in: int) -> tuple[float, float]:
