@@ -6,7 +6,8 @@ applies the reduction: ``'none'`` returns ``l``, ``'sum'`` returns ``sum(l)``, `
 returns ``sum(l) / n`` (``nan`` when ``n`` is 0). Weighted class losses divide by the sum of
 the weights instead of ``n``. The deprecated ``size_average``/``reduce`` flags and the
 deprecated ``'elementwise_mean'`` are accepted where torch accepts them. Results keep the
-input's floating dtype (an integer target is read in the input's dtype, as torch promotes it).
+input's floating dtype (an integer target is read in the input's dtype, as torch promotes it;
+mixed float32/float64 pairs follow torch's per-loss rule, LOSS-32).
 
 NumPy only: this module is part of the independent oracle and never imports torch.
 """
@@ -65,7 +66,7 @@ def _reduction(
         return "none" if not reduce else "mean" if size_average else "sum"
     if alias and reduction == "elementwise_mean":
         warnings.warn(
-            "reduction='elementwise_mean' is deprecated, use reduction='mean'", stacklevel=3
+            "reduction='elementwise_mean' is deprecated, use reduction='mean'", stacklevel=4
         )
         return "mean"
     return reduction
@@ -124,7 +125,7 @@ def _pointwise_pair(
             f"Using a target size ({y.shape}) that is different to the input size ({x.shape}). "
             "This will likely lead to incorrect results due to broadcasting.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # _pointwise_pair, the loss, _ieee's wrapper, the caller
         )
     try:
         shape = np.broadcast_shapes(x.shape, y.shape)
@@ -179,6 +180,20 @@ def _check_same_size_weight(weight: np.ndarray, input_shape: tuple[int, ...]) ->
     return weight
 
 
+def _weighted_by_sum(
+    loss: np.ndarray, weight: np.ndarray | None, input_shape: tuple[int, ...], reduction: str
+) -> np.ndarray:
+    """l1/mse's ``weight``: ``w * l``, and the mean divides by ``sum(w)``."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    weight = _check_same_size_weight(weight, input_shape)
+    _check_reduction(reduction)
+    loss = loss * weight
+    if reduction == "mean":
+        return _divide(np.asarray(loss.sum(), loss.dtype), weight.sum())
+    return _reduce(loss, reduction)
+
+
 # --- regression losses ----------------------------------------------------------------------
 
 
@@ -200,14 +215,7 @@ def l1_loss(
     reduction = _reduction(size_average, reduce, reduction)
     x, y = _pointwise_pair(input, target, warn=True)
     loss = np.abs(x - y)
-    if weight is None:
-        return _reduce(loss, reduction)
-    weight = _check_same_size_weight(weight, np.shape(input))
-    _check_reduction(reduction)
-    loss = loss * weight
-    if reduction == "mean":
-        return _divide(np.asarray(loss.sum(), loss.dtype), weight.sum())
-    return _reduce(loss, reduction)
+    return _weighted_by_sum(loss, weight, np.shape(input), reduction)
 
 
 @_ieee
@@ -228,14 +236,7 @@ def mse_loss(
     reduction = _reduction(size_average, reduce, reduction)
     x, y = _pointwise_pair(input, target, warn=True)
     loss = (x - y) ** 2
-    if weight is None:
-        return _reduce(loss, reduction)
-    weight = _check_same_size_weight(weight, np.shape(input))
-    _check_reduction(reduction)
-    loss = loss * weight
-    if reduction == "mean":
-        return _divide(np.asarray(loss.sum(), loss.dtype), weight.sum())
-    return _reduce(loss, reduction)
+    return _weighted_by_sum(loss, weight, np.shape(input), reduction)
 
 
 @_ieee

@@ -3,7 +3,7 @@
 Every value property compares the reference with torch's functional form (contiguous inputs)
 and with its ``nn.*Loss`` module form built from the same options (non-contiguous inputs).
 The strategies generate every input form torch takes: 0-d, unbatched, empty, (N, C, d1, ...),
-float32 and float64, NaN and inf where a loss is elementwise. ``SAMPLES`` gives one small
+float32 and float64, NaN and inf where a loss is elementwise. ``_sample`` gives one small
 valid call per loss (for the reduction, empty-batch and dtype tables) and ``ERRORS`` the
 invalid calls, each with torch's exception class and a keyword of its message.
 """
@@ -1068,10 +1068,12 @@ def test_empty_class_dims_and_all_ignored_targets(device):
     torch_at_least("2.11"), reason=f"{RELEASE}: describes releases before 2.11 (torch 2.4.1)"
 )
 def test_what_torch_2_4_did_otherwise(device):
-    """Before 2.11 a (C,) input rejected a (1,) class target, and an empty CTC batch gave a
-    nan mean and a zero sum instead of raising (torch only: the reference follows 2.11+)."""
+    """Before 2.11 a (C,) input rejected a (1,) class target and took a (C,) one, and an
+    empty CTC batch gave a nan mean and a zero sum instead of raising (torch only: the
+    reference follows 2.11 and later)."""
     with pytest.raises(RuntimeError, match="size mismatch"):
         F.nll_loss(to_torch(np.zeros(3), device), to_torch(np.array([1]), device))
+    F.nll_loss(to_torch(np.zeros(3), device), to_torch(np.zeros(3, np.int64), device))
     args = [np.zeros((3, 0, 3)), np.zeros((0, 2), np.int64), np.zeros(0, np.int64)]
     args = [to_torch(a, device) for a in args]
     assert math.isnan(F.ctc_loss(*args, args[2]).item())
