@@ -163,10 +163,12 @@ def _clauses_of(item: pytest.Item) -> tuple[str, ...]:
 
 
 def _device_of(item: pytest.Item) -> str:
+    """The device a test checks: its ``device`` parameter, ``cuda`` for a test that needs a
+    GPU without taking the parameter, else ``any`` (shown in the cpu column)."""
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "device" in callspec.params:
         return callspec.params["device"]
-    return "any"
+    return "cuda" if item.get_closest_marker("cuda") else "any"
 
 
 NO_GPU = "no CUDA GPU: torch.cuda.is_available() is False on this machine"

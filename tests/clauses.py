@@ -160,9 +160,9 @@ def summarize(records: Sequence[TestRecord], clause_id: str) -> dict[str, dict]:
     result = {}
     for column in device_columns(records):
         on_column = [r for r in mine if _column(r.device) == column]
-        if on_column or column == "cpu":
+        if on_column or (column == "cpu" and not mine):  # a clause no test of the run named
             result[column] = clause_status(on_column)
-        else:
+        else:  # tested, but not on this device (a device-free clause, a GPU-only clause)
             result[column] = {"status": "n/a", "counts": {}, "reasons": []}
     return result
 
@@ -187,27 +187,67 @@ def conformance_data(
     }
 
 
+def clause_summary(text: str, limit: int = 90) -> str:
+    """The clause's first sentence (links, emphasis and formulas flattened), at most
+    ``limit`` characters: the one-line summary the tables show."""
+    plain = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # [text](url) -> text
+    plain = re.sub(r"\$[^$]*\$", "…", plain).replace("**", "").replace("|", "/")
+    first = re.split(r"(?<=[a-z0-9)`])\.\s", plain, maxsplit=1)[0].rstrip(".")
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1].rsplit(" ", 1)[0]
+    if cut.count("`") % 2:  # never end inside inline code
+        cut = cut[: cut.rindex("`")].rstrip()
+    return cut + " …"
+
+
+def _cell(status: dict) -> str:
+    text = status["status"]
+    if status["counts"].get("xfailed") and status["reasons"]:
+        text = text.replace(KNOWN_DEVIATION, f"**{KNOWN_DEVIATION}** (torch bug)")
+        text += ": " + "; ".join(status["reasons"])
+    elif status["counts"].get("skipped") and not status["counts"].get("passed"):
+        text += ": " + "; ".join(status["reasons"][:2])
+    return text.replace("|", "/")
+
+
+def _page_titles(docs: Path = DOCS) -> dict[str, str]:
+    titles = {}
+    for page in docs.glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        titles[page.name] = next(
+            (ln[2:].strip() for ln in text.splitlines() if ln.startswith("# ")), page.stem
+        )
+    return titles
+
+
 def write_conformance_page(
     path: Path, records: Sequence[TestRecord], environment: Mapping[str, str]
 ) -> None:
-    """Write the Markdown conformance table and its JSON twin (``conformance.json``)."""
+    """Write the Markdown conformance tables (one per docs page, a row per clause anchored
+    ``conf-<id>``) and their JSON twin (``conformance.json``)."""
     data = conformance_data(records, environment)
     columns = device_columns(records)
-    rows = []
+    clauses = defined_clauses()
+    titles = _page_titles()
+    by_page: dict[str, list[str]] = {}
     for cid, entry in data["clauses"].items():
-        page = entry["page"]
-        cells = []
-        for column in columns:
-            status = entry["devices"][column]
-            reasons = [r for r in status["reasons"] if status["counts"].get("xfailed")]
-            cells.append(status["status"] + "".join(f" ({r})" for r in reasons[:1]))
-        rows.append(f"| [{cid}]({page}#{cid}) | {page[:-3]} | " + " | ".join(cells) + " |")
+        by_page.setdefault(entry["page"], []).append(cid)
+    parts = []
+    header = "| clause | states | " + " | ".join(columns) + " |\n"
+    header += "|---|---|" + "---|" * len(columns)
+    for page, ids in by_page.items():
+        rows = []
+        for cid in ids:
+            cells = [_cell(data["clauses"][cid]["devices"][c]) for c in columns]
+            rows.append(
+                f'| <span id="conf-{cid}"></span>[{cid}]({page}#{cid}) | '
+                f"{clause_summary(clauses[cid].text)} | " + " | ".join(cells) + " |"
+            )
+        parts.append(f"### [{titles.get(page, page)}]({page})\n\n{header}\n" + "\n".join(rows))
     env = "\n".join(f"| {k} | {v} |" for k, v in environment.items())
-    header = "| clause | page | " + " | ".join(columns) + " |\n"
-    header += "|---|---|" + "---|" * len(columns) + "\n"
     text = (
-        header
-        + "\n".join(rows)
+        "\n\n".join(parts)
         + "\n\n### Environment of this run\n\n| | |\n|---|---|\n"
         + env
         + "\n"
@@ -298,13 +338,15 @@ def _short(status: str) -> str:
 
 
 def compatibility_markdown(matrix_file: Path = MATRIX_FILE, base: str = "../") -> str:
-    """The releases measured, the clauses whose verdict is not a plain pass on some release
-    (with the reasons), and every clause in a collapsed table. Links are site URLs relative
-    to the page (``base``: markdown-exec output skips mkdocs' .md rewriting)."""
+    """The releases measured; the clauses whose verdict is not a plain pass on some release,
+    with the reasons; then every clause, grouped by page, a row anchored ``compat-<id>``.
+    Links are site URLs relative to the page (``base``: markdown-exec output skips mkdocs'
+    .md rewriting)."""
     if not matrix_file.exists():
         return "*No matrix data yet: run `python benchmarks/matrix.py --venv ...`.*"
     releases = json.loads(matrix_file.read_text(encoding="utf-8"))["releases"]
     clauses = defined_clauses()
+    titles = _page_titles()
     out = ["| torch | torchvision | python | measured | result of `pytest -n auto` (ci) |",
            "|---|---|---|---|---|"]
     for r in releases:
@@ -321,10 +363,11 @@ def compatibility_markdown(matrix_file: Path = MATRIX_FILE, base: str = "../") -
         text = _short(cpu["status"])
         if reasons and cpu["reasons"] and text != "pass":
             text += ": " + "; ".join(cpu["reasons"])
-        return text.replace("|", "\\|")
+        return text.replace("|", "/")
 
-    def link(cid: str) -> str:
-        return f"[{cid}]({base}{clauses[cid].page[:-3]}/#{cid})" if cid in clauses else cid
+    def link(cid: str, anchor: bool = False) -> str:
+        target = f"[{cid}]({base}{clauses[cid].page[:-3]}/#{cid})"
+        return (f'<span id="compat-{cid}"></span>' if anchor else "") + target
 
     differing = [cid for cid in clauses if any(cell(r, cid, False) != "pass" for r in releases)]
     out += ["", f"**Where a release's verdict is not a plain pass** ({len(differing)} of "
@@ -332,8 +375,188 @@ def compatibility_markdown(matrix_file: Path = MATRIX_FILE, base: str = "../") -
             header, rule]
     out += [f"| {link(cid)} | " + " | ".join(cell(r, cid, True) for r in releases) + " |"
             for cid in differing]
-    out += ["", '??? note "Every clause on every release"', ""]
-    out += ["    " + line for line in [header, rule] + [
-        f"| {link(cid)} | " + " | ".join(cell(r, cid, False) for r in releases) + " |"
-        for cid in clauses]]
+    out += ["", "## Every clause on every release"]
+    by_page: dict[str, list[str]] = {}
+    for cid, clause in clauses.items():
+        by_page.setdefault(clause.page, []).append(cid)
+    for page, ids in by_page.items():
+        out += ["", f"### {titles.get(page, page)}", "", header, rule]
+        out += [f"| {link(cid, anchor=True)} | " + " | ".join(cell(r, cid, False) for r in releases)
+                + " |" for cid in ids]
     return "\n".join(out)
+
+
+# --- evidence: from a clause to its tests, its status and its reference code ---------------
+
+
+@dataclass(frozen=True)
+class TestRef:
+    """A test function: its module (``tests.test_broadcasting``) and name."""
+
+    __test__ = False  # not a pytest test class
+    module: str
+    name: str
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+def _literal_ids(call: ast.Call) -> list[str]:
+    return [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+
+
+def _spec_calls(node: ast.AST) -> list[ast.Call]:
+    return [n for n in ast.walk(node) if isinstance(n, ast.Call) and _is_spec_marker(n.func)]
+
+
+@dataclass
+class _TestSource:
+    refs: dict[str, list[TestRef]]  # clause -> tests
+    uses: dict[TestRef, list[str]]  # test -> reference names it uses ("reference.x.f")
+
+
+def _test_sources(tests: Path = TESTS) -> _TestSource:
+    """Clause -> test functions, and test -> the reference functions it calls, read from the
+    test sources: a test's own ``spec`` marker, else its module's ``pytestmark``; a marker
+    built from data names its file's clause-id literals for the parametrized tests there."""
+    refs: dict[str, list[TestRef]] = {}
+    uses: dict[TestRef, list[str]] = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        imported = _reference_imports(tree)
+        module_ids: list[str] = []
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
+            ):
+                module_ids = [i for c in _spec_calls(node.value) for i in _literal_ids(c)]
+        dynamic = any(
+            not all(isinstance(a, ast.Constant) for a in c.args) for c in _spec_calls(tree)
+        )
+        file_ids = sorted(
+            {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+             and isinstance(n.value, str) and _ID.fullmatch(n.value)}
+        ) if dynamic else []
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            ref = TestRef(module, node.name)
+            own = [i for d in node.decorator_list for c in _spec_calls(d) for i in _literal_ids(c)]
+            parametrized = any("parametrize" in ast.unparse(d) for d in node.decorator_list)
+            ids = own or module_ids or (file_ids if parametrized else [])
+            for clause in dict.fromkeys(ids):
+                refs.setdefault(clause, []).append(ref)
+            uses[ref] = _used_reference_names(node, imported)
+    return _TestSource(refs, uses)
+
+
+def _reference_imports(tree: ast.Module) -> dict[str, str]:
+    """Local name -> dotted reference path, for ``from reference.x import f`` (-> reference.x.f)
+    and ``from reference import x as y`` / ``import reference.x`` (-> reference.x)."""
+    names: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reference"):
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def _used_reference_names(func: ast.FunctionDef, imported: dict[str, str]) -> list[str]:
+    """The reference functions and classes a test calls, in the order it first calls them."""
+    found: list[str] = []
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Call):
+            continue
+        target = node.func
+        if isinstance(target, ast.Name) and target.id in imported:
+            path = imported[target.id]
+        elif (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+              and target.value.id in imported):
+            path = f"{imported[target.value.id]}.{target.attr}"
+        else:
+            continue
+        if path.count(".") >= 2 and path not in found:  # a function of a module, not a module
+            found.append(path)
+    return found
+
+
+@dataclass
+class Evidence:
+    """Everything a clause's evidence line shows: its tests, its last-run status per device,
+    its status per torch release and the reference code its tests call."""
+
+    tests: dict[str, list[TestRef]]
+    uses: dict[TestRef, list[str]]
+    last_run: dict[str, dict[str, str]]  # clause -> device -> status
+    releases: list[tuple[str, dict[str, str]]]  # (torch release, clause -> cpu status)
+    documented: set[str]  # dotted names the API pages render (linkable)
+
+    def line(self, clause_id: str, base: str = "", max_items: int = 4) -> str:
+        """One Markdown line: tests · last run · releases · code, each item a link."""
+        tests = self.tests.get(clause_id, [])
+        parts = []
+        if tests:
+            shown = ", ".join(
+                f"[`{t.name}`]({base}api/tests/{t.module.rsplit('.', 1)[1]}.md#{t.name})"
+                for t in tests[:max_items]
+            )
+            more = f" and {len(tests) - max_items} more" if len(tests) > max_items else ""
+            parts.append(f"tests: {shown}{more}")
+        devices = self.last_run.get(clause_id)
+        if devices:
+            status = ", ".join(f"{d} {s}" for d, s in devices.items())
+        else:
+            status = "not run yet"
+        parts.append(f"last run: [{status}]({base}conformance.md#conf-{clause_id})")
+        if self.releases:
+            per = ", ".join(f"{r} {_short(s.get(clause_id, 'not run'))}" for r, s in self.releases)
+            parts.append(f"torch releases: [{per}]({base}compatibility.md#compat-{clause_id})")
+        code: list[str] = []
+        for t in self.tests.get(clause_id, []):
+            code += [u for u in self.uses.get(t, []) if u in self.documented and u not in code]
+        if code:
+            parts.append("code: " + ", ".join(
+                f"[`{c.rsplit('.', 1)[1]}`][{c}]" for c in code[:max_items]))
+        return "Evidence: " + " · ".join(parts)
+
+
+def _documented_names(names: set[str]) -> set[str]:
+    """The names among ``names`` that the API pages render: public, defined (not imported)
+    in a module of the reference or the tests (what mkdocstrings can link to)."""
+    import griffe
+
+    packages = {p: griffe.load(p, search_paths=[str(ROOT)]) for p in ("reference", "tests")}
+    found = set()
+    for name in names:
+        package, _, rest = name.partition(".")
+        if package not in packages or any(part.startswith("_") for part in rest.split(".")):
+            continue
+        try:
+            obj = packages[package][rest]
+        except (KeyError, ValueError):
+            continue
+        if not obj.is_alias:
+            found.add(name)
+    return found
+
+
+def load_evidence(docs: Path = DOCS) -> Evidence:
+    """The evidence of every clause, from the test sources, the last run's
+    ``conformance.json`` (if any) and the compatibility matrix (if any)."""
+    sources = _test_sources()
+    conformance = docs / "_generated" / "conformance.json"
+    last_run: dict[str, dict[str, str]] = {}
+    if conformance.exists():
+        data = json.loads(conformance.read_text(encoding="utf-8"))
+        for cid, entry in data.get("clauses", {}).items():
+            last_run[cid] = {d: s["status"] for d, s in entry["devices"].items()}
+    releases = []
+    if MATRIX_FILE.exists():
+        for r in json.loads(MATRIX_FILE.read_text(encoding="utf-8"))["releases"]:
+            releases.append((r["torch"].split("+")[0],
+                             {cid: c["cpu"]["status"] for cid, c in r["clauses"].items()
+                              if "cpu" in c}))
+    names = {u for uses in sources.uses.values() for u in uses}
+    return Evidence(sources.refs, sources.uses, last_run, releases, _documented_names(names))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ from reference.broadcasting import broadcast_shapes
 from tests.clauses import (
     ROOT,
     TestRecord,
+    clause_summary,
     clauses_named_by_tests,
+    compatibility_markdown,
     defined_clauses,
     summarize,
     write_conformance_page,
@@ -156,22 +159,31 @@ def test_conformance_page_has_a_row_per_clause(tmp_path):
     records = [
         _record("tests/test_broadcasting.py::t[cpu]", ["BCAST-1"], "cpu", "passed"),
         _record("tests/test_losses.py::x", ["BCAST-2"], "any", "xfailed", "torch bug (#9)"),
+        _record("tests/test_devices.py::g", ["BCAST-3"], "cuda", "skipped", "no GPU"),
     ]
     write_conformance_page(page, records, {"torch": "x"})
-    rows = [line for line in page.read_text().splitlines() if line.startswith("| [")]
+    rows = [line for line in page.read_text().splitlines() if line.startswith("| <span")]
     assert len(rows) == len(defined_clauses())
-    assert "| [BCAST-1](broadcasting.md#BCAST-1) | broadcasting | pass 1 | n/a |" in rows
-    assert (
-        "| [BCAST-2](broadcasting.md#BCAST-2) | broadcasting | known deviation 1 "
-        "(torch bug (#9)) | n/a |" in rows
-    )
-    assert "| [BCAST-3](broadcasting.md#BCAST-3) | broadcasting | not run | n/a |" in rows
+    row = {r.split('"')[1]: r.split(") | ", 1)[1] for r in rows}  # anchor -> cells after link
+    summary = clause_summary(defined_clauses()["BCAST-1"].text)
+    assert row["conf-BCAST-1"] == f"{summary} | pass 1 | n/a |"
+    assert row["conf-BCAST-2"].endswith("| **known deviation** (torch bug) 1: torch bug (#9) | n/a |")
+    assert row["conf-BCAST-3"].endswith("| n/a | skip 1: no GPU |")  # a GPU-only clause
+    assert row["conf-BCAST-4"].endswith("| not run | n/a |")
+    assert "### [Broadcasting](broadcasting.md)" in page.read_text()
     data = json.loads(page.with_suffix(".json").read_text())
     assert data["clauses"]["BCAST-1"]["tests"] == ["tests/test_broadcasting.py::t[cpu]"]
     assert data["environment"] == {"torch": "x"}
     assert {t["id"]: t["outcome"] for t in data["tests"]} == {
-        "tests/test_broadcasting.py::t[cpu]": "passed", "tests/test_losses.py::x": "xfailed"
+        "tests/test_broadcasting.py::t[cpu]": "passed", "tests/test_losses.py::x": "xfailed",
+        "tests/test_devices.py::g": "skipped",
     }
+
+
+def test_clause_summaries_are_one_line_and_balanced():
+    for clause in defined_clauses().values():
+        summary = clause_summary(clause.text)
+        assert "\n" not in summary and len(summary) <= 90 and summary.count("`") % 2 == 0
 
 
 CONCEPT_PAGE_SECTIONS = ["Clauses", "Worked example from the notes", "Pitfalls", "API", "Tests"]
@@ -179,12 +191,40 @@ CONCEPT_PAGE_SECTIONS = ["Clauses", "Worked example from the notes", "Pitfalls",
 
 def test_every_concept_page_has_the_same_shape():
     """Each page that states clauses has, in order: the clauses, the notes' worked example,
-    the pitfalls, the reference API (rendered from docstrings) and where its tests are."""
+    the pitfalls, the link to its reference API page (the docstrings with their source) and
+    its tests, each test file linked to its source page."""
     pages = sorted({clause.page for clause in defined_clauses().values()})
+    modules = {p.stem for p in (ROOT / "reference").glob("*.py")}
     for page in pages:
         text = (ROOT / "docs" / page).read_text(encoding="utf-8")
         headings = [ln[3:].strip() for ln in text.splitlines() if ln.startswith("## ")]
         present = [h for h in headings if h in CONCEPT_PAGE_SECTIONS]
         assert present == CONCEPT_PAGE_SECTIONS, f"{page}: sections {headings}"
-        assert "\n::: reference." in text, f"{page}: no API block"
-        assert "`tests/test_" in text.split("## Tests", 1)[1], f"{page}: no test file named"
+        api = text.split("\n## API\n", 1)[1].split("\n## ", 1)[0]
+        linked = re.findall(r"\]\(api/(\w+)\.md\)", api)
+        assert linked and set(linked) <= modules, f"{page}: API section links {linked}"
+        assert "\n::: reference." not in text, f"{page}: renders the API itself (link it)"
+        tests = text.split("\n## Tests\n", 1)[1]
+        assert re.search(r"\]\(api/tests/test_\w+\.md\)", tests), f"{page}: no test file linked"
+
+
+def test_compatibility_page_shows_each_release_and_anchors_every_clause(tmp_path):
+    matrix = tmp_path / "compatibility.json"
+    releases = [
+        {"torch": "2.4.1+cu121", "torchvision": "0.19.1", "python": "3.11", "measured": "d",
+         "summary": "1 passed", "exit_code": 0,
+         "clauses": {"BCAST-1": {"cpu": {"status": "pass 3", "reasons": []}},
+                     "BCAST-2": {"cpu": {"status": "known deviation 1",
+                                         "reasons": ["torch bug (pytorch/pytorch#1)"]}}}},
+        {"torch": "2.14.1", "torchvision": "not installed", "python": "3.11", "measured": "d",
+         "summary": "2 passed", "exit_code": 0,
+         "clauses": {"BCAST-1": {"cpu": {"status": "pass 4", "reasons": []}},
+                     "BCAST-2": {"cpu": {"status": "pass 1", "reasons": []}}}},
+    ]
+    matrix.write_text(json.dumps({"releases": releases}))
+    text = compatibility_markdown(matrix)
+    assert "| 2.4.1+cu121 | 0.19.1 | 3.11 | d | 1 passed (exit 0) |" in text
+    assert ("| [BCAST-2](../broadcasting/#BCAST-2) | known deviation: torch bug "
+            "(pytorch/pytorch#1) | pass |") in text
+    anchored = {ln.split('"')[1] for ln in text.splitlines() if ln.startswith("| <span")}
+    assert anchored == {f"compat-{cid}" for cid in defined_clauses()}

@@ -1,0 +1,115 @@
+"""MkDocs hooks: an API page per reference module and per test module (with the source
+shown), and under every clause its evidence: the tests that name it, its status per device
+in the last run and per torch release, and the reference code its tests call.
+
+The pages are generated at build time (nothing to keep in step by hand); the evidence reads
+the same sources the meta tests read (``tests/clauses.py``), the last run's
+``docs/_generated/conformance.json`` and the committed ``docs/data/compatibility.json``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+from mkdocs.structure.files import File, Files
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests import clauses as C  # noqa: E402  (the project root is on the path now)
+
+API = "api"
+_CLAUSE_LINE = re.compile(rf"^(\s*)[-*]\s+\*\*(?P<id>{C.CLAUSE_ID})\*\*\{{\s*#(?P=id)\s*\}}")
+
+
+def _modules(folder: str) -> list[str]:
+    return sorted(
+        p.stem for p in (ROOT / folder).glob("*.py")
+        if p.stem != "__init__" and (folder == "reference" or p.stem.startswith("test_"))
+    )
+
+
+def _api_page(module: str, title: str) -> str:
+    return (
+        "---\nsearch:\n  exclude: true\n---\n\n"  # the concept pages are what search finds
+        f"# {title}\n\n::: {module}\n    options:\n      show_source: true\n"
+        "      show_root_heading: true\n      heading_level: 2\n"
+    )
+
+
+def _test_page(name: str) -> str:
+    """A test module's source, one section per test function (its anchor is its name)."""
+    path = ROOT / "tests" / f"{name}.py"
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    doc = ast.get_docstring(tree) or ""
+    out = ["---\nsearch:\n  exclude: true\n---\n", f"# `tests/{name}.py`\n", doc, ""]
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            body = "\n".join(lines[start - 1 : node.end_lineno])
+            out += [f"## `{node.name}` {{ #{node.name} }}\n",
+                    f"Line {start} of `tests/{name}.py`.\n",
+                    f"```python\n{body}\n```\n"]
+    return "\n".join(out)
+
+
+def on_pre_build(config) -> None:
+    generated = ROOT / "docs" / "_generated" / "conformance.md"
+    if not generated.exists():  # a fresh clone: every clause, nothing run yet
+        C.write_conformance_page(generated, [], {"note": "no test run yet"})
+
+
+def _rendered_on_a_concept_page() -> set[str]:
+    """Modules a concept page still renders itself (``::: reference.x``): no API page for
+    them, or mkdocstrings would find each object twice."""
+    pages = (ROOT / "docs").glob("*.md")
+    return {m for p in pages for m in re.findall(r"^::: reference\.(\w+)", p.read_text(
+        encoding="utf-8"), flags=re.MULTILINE)}
+
+
+def on_files(files: Files, config) -> Files:
+    inline = _rendered_on_a_concept_page()
+    for name in _modules("reference"):
+        if name in inline:
+            continue
+        files.append(File.generated(config, f"{API}/{name}.md",
+                                    content=_api_page(f"reference.{name}", f"`reference.{name}`")))
+    for name in _modules("tests"):
+        files.append(File.generated(config, f"{API}/tests/{name}.md", content=_test_page(name)))
+    return files
+
+
+_STATE: dict = {}
+
+
+def on_config(config):
+    _STATE.clear()
+    return config
+
+
+def _evidence() -> C.Evidence:
+    if "evidence" not in _STATE:
+        _STATE["evidence"] = C.load_evidence()
+    return _STATE["evidence"]
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    if page.file.src_uri.startswith(f"{API}/") or "_generated" in page.file.src_uri:
+        return markdown
+    evidence = _evidence()
+    depth = page.file.src_uri.count("/")
+    base = "../" * depth
+    out = []
+    for line in markdown.splitlines():
+        out.append(line)
+        match = _CLAUSE_LINE.match(line)
+        if match:
+            indent = match.group(1) + "    "
+            out += ["", indent + evidence.line(match["id"], base),
+                    indent + "{: .refspec-evidence }", ""]
+    return "\n".join(out) + "\n"
