@@ -218,7 +218,7 @@ class BatchNorm:
     r"""A batch-norm layer over (N, C, \*), the common part of ``nn.BatchNorm1d/2d/3d``.
 
     ``weight`` starts at ones and ``bias`` at zeros (``None`` when ``affine=False``; only
-    ``bias`` is ``None`` with ``bias=False``, which torch 2.13 added);
+    ``bias`` is ``None`` with ``bias=False``, which torch 2.12 added);
     ``running_mean``/``running_var`` start at zeros/ones and ``num_batches_tracked`` at 0
     (all ``None`` when ``track_running_stats=False``). Each call in training mode with
     tracked stats adds 1 to ``num_batches_tracked`` (also for an empty batch, which moves
@@ -478,7 +478,7 @@ class GroupNorm:
     r"""``nn.GroupNorm(num_groups, num_channels, eps=1e-5, affine=True, *, bias=True)``.
 
     Variables: ``weight`` $(C,)$ ones and ``bias`` $(C,)$ zeros (``None`` without ``affine``;
-    ``bias`` alone with ``bias=False``, torch 2.13+). Shape: input $(N, C, *)$, output the
+    ``bias`` alone with ``bias=False``, torch 2.12+). Shape: input $(N, C, *)$, output the
     same.
 
     Raises:
