@@ -1455,8 +1455,10 @@ def _scatter_plane(
     """Sum ``values (N, C, *any)`` into a zero ``(N, C, *plane)`` array at the flat plane
     positions ``index`` (same shape as ``values``); positions outside the plane are dropped."""
     lead, plane = shape[:2], math.prod(shape[2:])
-    flat = np.asarray(index, dtype=np.int64).reshape(*lead, -1)
-    weights = np.asarray(values).reshape(*lead, -1)
+    index = np.asarray(index, dtype=np.int64)
+    per_plane = math.prod(index.shape[2:])
+    flat = index.reshape(*lead, per_plane)
+    weights = np.asarray(values).reshape(*lead, per_plane)
     keep = (flat >= 0) & (flat < plane)
     offsets = np.arange(math.prod(lead), dtype=np.int64).reshape(*lead, 1) * plane
     total = np.bincount(
@@ -1791,6 +1793,16 @@ def _along(g: np.ndarray, axis: int, matrix: np.ndarray) -> np.ndarray:
     return np.moveaxis(np.moveaxis(g, axis, -1) @ matrix, -1, axis)
 
 
+def _adaptive_grad_check(name: str, g: np.ndarray) -> None:
+    """torch's adaptive pooling kernels refuse a gradient with an empty dim after the first
+    (an output size 0, or no channels in a batch), although the forward accepts them."""
+    if 0 in g.shape[1:]:
+        raise ValueError(
+            f"{name}: expected grad_output to have non-zero size for non-batch dimensions, "
+            f"got shape {g.shape}"
+        )
+
+
 def _adaptive_avg_pool_backward(
     grad_output: np.ndarray, input: np.ndarray, output_size: object, n: int
 ) -> np.ndarray:
@@ -1799,6 +1811,9 @@ def _adaptive_avg_pool_backward(
     out = _adaptive_avg_pool(x, output_size, n)  # validates, and gives the output shape
     g = np.asarray(grad_output)
     _grad_shape_check(name, g, out.shape)
+    shortcut = x.ndim >= n and out.shape[x.ndim - n :] == (1,) * n  # a mean: no kernel
+    if not shortcut:
+        _adaptive_grad_check(name, g)
     if g.size == 0 or x.size == 0:
         return np.zeros(x.shape, dtype=x.dtype)
     grad = g.astype(x.dtype, copy=True)
@@ -1821,7 +1836,14 @@ def adaptive_avg_pool2d_backward(
     """The VJP of `adaptive_avg_pool2d`: every cell of bin $o$ receives
     $\\bar y_o / |\\text{bin}_o|$, the shares of overlapping bins adding up. The pool is
     separable, so this is $A_H^\\top \\bar y A_W$ with $A$ the per-dim averaging matrices
-    (row $o$ is $1/|\\text{bin}_o|$ over the bin)."""
+    (row $o$ is $1/|\\text{bin}_o|$ over the bin).
+
+    Raises:
+        ValueError: ``grad_output`` has an empty dim after the first (an output size 0):
+            torch's kernel refuses it although the forward accepts it (its guard against
+            the crash of pytorch/pytorch#78868); an output of all ones is the mean, which
+            has no such check.
+    """
     return _adaptive_avg_pool_backward(grad_output, input, output_size, 2)
 
 
@@ -1845,6 +1867,7 @@ def _adaptive_max_pool_backward(
         _, indices = _adaptive_max_pool(x, output_size, True, n)
     idx, g = np.asarray(indices), np.asarray(grad_output)
     _grad_shape_check(name, g, idx.shape)
+    _adaptive_grad_check(name, g)
     if x.ndim == n + 1:
         return _scatter_plane(g[None], idx[None], (1, *x.shape), x.dtype)[0]
     return _scatter_plane(g, idx, x.shape, x.dtype)
@@ -1867,7 +1890,12 @@ def adaptive_max_pool2d_backward(
     indices: np.ndarray | None = None,
 ) -> np.ndarray:
     """The VJP of `adaptive_max_pool2d`: each bin's gradient goes to its first maximum
-    (the returned index), overlapping bins adding up, as in `max_pool2d_backward`."""
+    (the returned index), overlapping bins adding up, as in `max_pool2d_backward`.
+
+    Raises:
+        ValueError: ``grad_output`` has an empty dim after the first (see
+            `adaptive_avg_pool2d_backward`).
+    """
     return _adaptive_max_pool_backward(grad_output, input, output_size, indices, 2)
 
 
@@ -2141,11 +2169,17 @@ def _max_unpool_backward(
     g = np.asarray(grad_output)
     _grad_shape_check(name, g, out.shape)
     x = np.asarray(input)
-    if x.size == 0 or out.size == 0:
+    if x.size == 0:
         return np.zeros(x.shape, dtype=x.dtype)
+    if out.size == 0:  # the forward wrote nothing; reading a gradient back needs a cell
+        raise ValueError(
+            f"{name}: index {np.asarray(indices).flat[0]} is out of bounds for the empty "
+            f"output plane {out.shape[x.ndim - n :]}"
+        )
     lead = x.shape[: x.ndim - n]
-    planes = g.reshape(*lead, -1)
-    picked = np.take_along_axis(planes, np.asarray(indices).reshape(*lead, -1), axis=-1)
+    planes = g.reshape(*lead, math.prod(g.shape[g.ndim - n :]))
+    index = np.asarray(indices).reshape(*lead, math.prod(x.shape[x.ndim - n :]))
+    picked = np.take_along_axis(planes, index, axis=-1)
     return picked.reshape(x.shape).astype(x.dtype, copy=False)
 
 
@@ -2175,7 +2209,13 @@ def max_unpool2d_backward(
 ) -> np.ndarray:
     """The VJP of `max_unpool2d` (with respect to ``input``; the indices are integers):
     each input value was written at its index, so it reads its gradient back from there,
-    $\\bar x[n, c, i] = \\bar y[n, c, \\text{index}[n, c, i]]$ (a gather)."""
+    $\\bar x[n, c, i] = \\bar y[n, c, \\text{index}[n, c, i]]$ (a gather).
+
+    Raises:
+        ValueError: the output plane is empty but the input is not: the forward has nothing
+            to check its indices against, the gather finds every index out of bounds (torch
+            raises there too).
+    """
     return _max_unpool_backward(
         grad_output, input, indices, kernel_size, stride, padding, output_size, 2
     )
@@ -2874,12 +2914,13 @@ def linear_backward(
     """
     x, w, g = np.asarray(input), np.asarray(weight), np.asarray(grad_output)
     _grad_shape_check("linear_backward", g, linear(x, w, bias).shape)
+    rows = math.prod(x.shape[:-1])
     if w.ndim == 1:  # one output per row, no feature dim
         grad_input = g[..., None] * w
-        grad_weight = (g[..., None] * x).reshape(-1, x.shape[-1]).sum(axis=0)
+        grad_weight = (g[..., None] * x).reshape(rows, x.shape[-1]).sum(axis=0)
     else:
         grad_input = g @ w
-        grad_weight = g.reshape(-1, w.shape[0]).T @ x.reshape(-1, x.shape[-1])
+        grad_weight = g.reshape(rows, w.shape[0]).T @ x.reshape(rows, x.shape[-1])
     grad_bias = None if bias is None else sum_to_shape(g, np.shape(bias))
     cast = [None if a is None else np.asarray(a).astype(x.dtype, copy=False)
             for a in (grad_input, grad_weight, grad_bias)]
@@ -2907,12 +2948,12 @@ def bilinear_backward(
     _grad_shape_check("bilinear_backward", g, bilinear(x1, x2, w, bias).shape)
     grad1 = np.einsum("...k,kij,...j->...i", g, w, x2)
     grad2 = np.einsum("...k,kij,...i->...j", g, w, x1)
-    lead = g.shape[:-1]
+    rows = math.prod(g.shape[:-1])
     grad_w = np.einsum(
         "bk,bi,bj->kij",
-        g.reshape(-1, w.shape[0]),
-        x1.reshape(math.prod(lead), -1),
-        x2.reshape(math.prod(lead), -1),
+        g.reshape(rows, w.shape[0]),
+        x1.reshape(rows, x1.shape[-1]),
+        x2.reshape(rows, x2.shape[-1]),
     )
     grad_b = None if bias is None else sum_to_shape(g, np.shape(bias))
     cast = [None if a is None else np.asarray(a).astype(x1.dtype, copy=False)

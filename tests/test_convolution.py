@@ -20,6 +20,8 @@ from hypothesis.extra import numpy as hnp
 from torch import nn
 
 import reference.convolution as ref
+import reference.functional as rf
+from reference import autograd as ag
 from reference.convolution import (
     adaptive_avg_pool2d,
     avg_pool2d,
@@ -41,12 +43,14 @@ from reference.convolution import (
 )
 from tests.strategies import exact_float_arrays, finite_arrays, float_dtypes, window_params
 from tests.support import (
+    TOLERANCES,
     assert_both_raise,
     assert_matches,
     known_torch_bug,
     requires_torch,
     to_numpy,
     to_torch,
+    torch_at_least,
 )
 
 # The notes' (001) 5x5 input and 3x3 kernel.
@@ -66,6 +70,19 @@ def values(draw: st.DrawFn, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarr
     if dtype == np.float32:
         return draw(exact_float_arrays(shape, np.float32))
     return draw(finite_arrays(shape, np.float64, min_value=-10, max_value=10))
+
+
+def seeded(draw: st.DrawFn, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``values`` for the backward properties, in float64 and cheaper to draw (one seed):
+    where ``values`` would give float32, small integers (max-pool ties, zero lp windows),
+    else uniform floats in [-10, 10]."""
+    rng = np.random.default_rng(draw(SEEDS))
+    if dtype == np.float32:
+        return rng.integers(-4, 5, shape).astype(np.float64)
+    return rng.uniform(-10, 10, shape)
+
+
+SEEDS = st.integers(0, 2**32 - 1)  # a NumPy generator's seed: arrays, upstream gradients
 
 
 def tensor(array: np.ndarray | None, device: str, noncontiguous: bool = False):
@@ -235,7 +252,7 @@ def test_notes_maxpool_ceil_mode(device):
 
 
 @st.composite
-def conv_cases(draw, n: int = 2, same: bool = True, forms: bool = True):
+def conv_cases(draw, n: int = 2, same: bool = True, forms: bool = True, fill=values):
     dtype = draw(float_dtypes())
     groups = draw(st.integers(1, 2))
     cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
@@ -252,9 +269,9 @@ def conv_cases(draw, n: int = 2, same: bool = True, forms: bool = True):
         padding, pads = kind, [0] * n
     spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
     spatial = sizes_from(draw, spans, pads, extra=2 if n < 3 else 1)
-    x = values(draw, (*batch_dims(draw, forms), cin, *spatial), dtype)
-    w = values(draw, (cout, cin // groups, *kernel), dtype)
-    b = values(draw, (cout,), dtype) if draw(st.booleans()) else None
+    x = fill(draw, (*batch_dims(draw, forms), cin, *spatial), dtype)
+    w = fill(draw, (cout, cin // groups, *kernel), dtype)
+    b = fill(draw, (cout,), dtype) if draw(st.booleans()) else None
     kwargs = {
         "stride": tuple(stride),
         "padding": padding,
@@ -349,7 +366,7 @@ def _pad_widths(draw: st.DrawFn, mode: str, size: int) -> tuple[int, int]:
 
 
 @st.composite
-def pad_cases(draw):
+def pad_cases(draw, fill=values):
     mode = draw(st.sampled_from(MODES))
     dims = draw(st.integers(1, 3))
     ndim = draw(st.sampled_from([dims + 1, dims + 2]))
@@ -364,7 +381,7 @@ def pad_cases(draw):
         widths += _pad_widths(draw, mode, size)
     dtype = draw(float_dtypes())
     value = draw(st.floats(-2, 2)) if mode == "constant" else None
-    return values(draw, shape, dtype), tuple(widths), mode, value, draw(st.booleans())
+    return fill(draw, shape, dtype), tuple(widths), mode, value, draw(st.booleans())
 
 
 @pytest.mark.spec("CONV-6", "CONV-25", "CONV-26", "CONV-27")
@@ -460,7 +477,7 @@ def test_conv_transpose2d_is_the_input_gradient_of_conv2d(device, case):
 
 
 @st.composite
-def conv_transpose_cases(draw, n: int):
+def conv_transpose_cases(draw, n: int, fill=values):
     dtype = draw(float_dtypes())
     groups = draw(st.integers(1, 2))
     cin, per_group = groups * draw(st.integers(1, 2)), draw(st.integers(1, 2))
@@ -475,9 +492,9 @@ def conv_transpose_cases(draw, n: int):
     for L, k, s, d, op in zip(spatial, kernel, stride, dilation, output_padding, strict=True):
         most = ((L - 1) * s + d * (k - 1) + op) // 2  # keep the output at least 1
         padding.append(draw(st.integers(0, min(most, 2))))
-    x = values(draw, (*batch_dims(draw), cin, *spatial), dtype)
-    w = values(draw, (cin, per_group, *kernel), dtype)
-    b = values(draw, (per_group * groups,), dtype) if draw(st.booleans()) else None
+    x = fill(draw, (*batch_dims(draw), cin, *spatial), dtype)
+    w = fill(draw, (cin, per_group, *kernel), dtype)
+    b = fill(draw, (per_group * groups,), dtype) if draw(st.booleans()) else None
     kwargs = dict(
         stride=tuple(stride),
         padding=tuple(padding),
@@ -500,7 +517,9 @@ def test_conv_transpose_matches_torch(device, case):
 
 
 @st.composite
-def pool_cases(draw, n: int, dilated: bool = True, padded: bool = True, fit: bool = False):
+def pool_cases(
+    draw, n: int, dilated: bool = True, padded: bool = True, fit: bool = False, fill=values
+):
     dtype = draw(float_dtypes())
     kernel = [draw(st.integers(1, 3 if n < 3 else 2)) for _ in range(n)]
     stride = None if draw(st.booleans()) else tuple(draw(st.integers(1, 3)) for _ in range(n))
@@ -509,7 +528,7 @@ def pool_cases(draw, n: int, dilated: bool = True, padded: bool = True, fit: boo
     spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
     # fit: every input size at least the kernel, padding notwithstanding (avg_pool3d)
     spatial = sizes_from(draw, spans, [0] * n if fit else list(padding), extra=2 if n < 3 else 1)
-    x = values(draw, (*batch_dims(draw), draw(st.integers(1, 2)), *spatial), dtype)
+    x = fill(draw, (*batch_dims(draw), draw(st.integers(1, 2)), *spatial), dtype)
     return x, tuple(kernel), stride, padding, dilation, draw(st.booleans()), draw(st.booleans())
 
 
@@ -547,9 +566,9 @@ def test_maxpool_stride_defaults_to_kernel_size(device, k, h, w):
 
 
 @st.composite
-def avg_pool_cases(draw, n: int):
+def avg_pool_cases(draw, n: int, fill=values):
     x, kernel, stride, padding, _, ceil_mode, noncontiguous = draw(
-        pool_cases(n, dilated=False, fit=n == 3)
+        pool_cases(n, dilated=False, fit=n == 3, fill=fill)
     )
     count_include_pad = draw(st.booleans())
     divisor_override = draw(st.none() | st.integers(1, 5)) if n > 1 else None
@@ -588,11 +607,11 @@ def test_avg_pool_divisors(device):
 
 
 @st.composite
-def adaptive_cases(draw, n: int):
+def adaptive_cases(draw, n: int, fill=values):
     dtype = draw(float_dtypes())
     side = 6 if n < 3 else 4
     spatial = tuple(draw(st.integers(1, side)) for _ in range(n))
-    x = values(draw, (*batch_dims(draw), draw(st.integers(1, 2)), *spatial), dtype)
+    x = fill(draw, (*batch_dims(draw), draw(st.integers(1, 2)), *spatial), dtype)
     one = st.integers(0, side)
     size = draw(one | st.tuples(*[one | st.none()] * n) if n > 1 else one | st.tuples(one))
     return n, x, size, draw(st.booleans())
@@ -656,8 +675,10 @@ def test_lp_pool_with_infinite_norm_is_max_pooling_of_abs(device):
 
 
 @st.composite
-def unpool_cases(draw, n: int):
-    x, kernel, stride, padding, _, ceil_mode, noncontiguous = draw(pool_cases(n, dilated=False))
+def unpool_cases(draw, n: int, fill=values):
+    x, kernel, stride, padding, _, ceil_mode, noncontiguous = draw(
+        pool_cases(n, dilated=False, fill=fill)
+    )
     stride = stride or kernel
     default = [
         (o - 1) * s + k - 2 * p
@@ -788,7 +809,7 @@ def test_fractional_intervals_follow_torchs_sequence():
 
 
 @st.composite
-def unfold_cases(draw, forms: bool = True):
+def unfold_cases(draw, forms: bool = True, fill=values):
     dtype = draw(float_dtypes())
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(2))
     dilation = tuple(draw(st.integers(1, 2)) for _ in range(2))
@@ -796,7 +817,7 @@ def unfold_cases(draw, forms: bool = True):
     stride = tuple(draw(st.integers(1, 2)) for _ in range(2))
     spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
     h, w = sizes_from(draw, spans, list(padding), extra=2)
-    x = values(draw, (*batch_dims(draw, forms), draw(st.integers(1, 2)), h, w), dtype)
+    x = fill(draw, (*batch_dims(draw, forms), draw(st.integers(1, 2)), h, w), dtype)
     return (
         x,
         dict(kernel_size=kernel, dilation=dilation, padding=padding, stride=stride),
@@ -858,11 +879,15 @@ FACTORS = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.4, 2.5, 3.0]
 
 
 @st.composite
-def interpolate_cases(draw, n: int, max_side: int = 5):
+def interpolate_cases(draw, n: int, max_side: int = 5, fill=None):
     dtype = draw(float_dtypes())
     spatial = tuple(draw(st.integers(1, max_side)) for _ in range(n))
     lead = draw(st.sampled_from([(1, 1), (2, 1), (1, 2), (0, 2)]))
-    x = draw(finite_arrays((*lead, *spatial), dtype, min_value=-10, max_value=10))
+    x = (
+        draw(finite_arrays((*lead, *spatial), dtype, min_value=-10, max_value=10))
+        if fill is None
+        else fill(draw, (*lead, *spatial), dtype)
+    )
     if draw(st.booleans()):
         kwargs: dict = {"size": tuple(draw(st.integers(1, 2 * max_side - 1)) for _ in range(n))}
     else:
@@ -1064,13 +1089,13 @@ def test_upsample_is_interpolate_and_area_is_adaptive_average(device, case):
 
 
 @st.composite
-def linear_cases(draw):
+def linear_cases(draw, fill=values):
     dtype = draw(float_dtypes())
     batch = tuple(draw(st.integers(0, 3)) for _ in range(draw(st.integers(0, 2))))
     n_in, n_out = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    x = values(draw, (*batch, n_in), dtype)
-    w = values(draw, (n_out, n_in), dtype)
-    b = values(draw, (n_out,), dtype) if draw(st.booleans()) else None
+    x = fill(draw, (*batch, n_in), dtype)
+    w = fill(draw, (n_out, n_in), dtype)
+    b = fill(draw, (n_out,), dtype) if draw(st.booleans()) else None
     return x, w, b, draw(st.booleans())
 
 
@@ -1560,3 +1585,768 @@ def test_32x32_nets_flatten_to_16_side_side(device, kernel, side):
     with torch.no_grad():
         out = net.to(device)(torch.ones(1, 1, 32, 32, device=device))
     assert out.flatten(1).shape[1] == 16 * side * side
+
+
+# --- CONV-32 .. CONV-46: backward (issue 18) ------------------------------------------------
+#
+# Every VJP of reference/convolution.py is held to torch.autograd.grad in float64 on random
+# inputs, parameters and upstream gradients (the forward strategies above, cast to float64;
+# their float32 draws are small integers, which make max-pool ties and zero lp windows
+# frequent), and the differentiable layers of reference/functional.py to the same values and
+# to torch's grad_fn names.
+
+
+def _vjp_torch(device, fn, arrays, seed, noncontiguous=False, diff=None):
+    """``fn`` on ``arrays`` moved to ``device`` (float64 ones require grad, the first laid out
+    non-contiguously when asked), its output, a random upstream gradient ``g`` (NumPy) and
+    the gradients of ``<fn(...), g>`` (None for arguments that are None or not
+    differentiable; zeros for an input the output does not reach)."""
+    tensors, leaves = [], []
+    for i, a in enumerate(arrays):
+        if isinstance(a, np.ndarray) and (diff is None or i in diff) and a.dtype == np.float64:
+            t = to_torch(a, device, requires_grad=True, noncontiguous=noncontiguous and i == 0)
+            leaves.append((i, t))
+        else:
+            t = _on(device, a)
+        tensors.append(t)
+    out = fn(*tensors)
+    out = out[0] if isinstance(out, tuple) else out
+    g = np.random.default_rng(seed).standard_normal(tuple(out.shape))
+    got = torch.autograd.grad(
+        out, [t for _, t in leaves], to_torch(g, device), allow_unused=True
+    )
+    grads: list = [None] * len(arrays)
+    for (i, t), grad in zip(leaves, got, strict=True):
+        grads[i] = torch.zeros_like(t) if grad is None else grad
+    return out, g, grads
+
+
+def _reference_grads(fn, arrays, g, diff=None):
+    """The reference engine's gradients of ``<fn(*tensors), g>`` through
+    reference.functional (float64 arrays become leaves that require grad)."""
+    tensors, leaves = [], []
+    for i, a in enumerate(arrays):
+        if isinstance(a, np.ndarray) and (diff is None or i in diff) and a.dtype == np.float64:
+            t = ag.Tensor(a, requires_grad=True)
+            leaves.append((i, t))
+        else:
+            t = a
+        tensors.append(t)
+    out = fn(*tensors)
+    out = out[0] if isinstance(out, tuple) else out
+    got = ag.grad(out, [t for _, t in leaves], g, allow_unused=True)
+    grads: list = [None] * len(arrays)
+    for (i, t), grad in zip(leaves, got, strict=True):
+        grads[i] = np.zeros(t.shape) if grad is None else grad
+    return out, grads
+
+
+def _close(expected, actual) -> None:
+    """``assert_matches`` (float64 tolerance) with a NumPy fast path for the passing case:
+    ``assert_close`` costs ~0.2 ms a call, and the backward properties make several per
+    example; a failure still goes through ``assert_matches`` for its message."""
+    host = to_numpy(expected)
+    arr = np.asarray(actual)
+    tol = TOLERANCES[torch.float64]
+    if not (
+        host.dtype == arr.dtype == np.float64
+        and host.shape == arr.shape
+        and np.allclose(arr, host, rtol=tol["rtol"], atol=tol["atol"], equal_nan=True)
+    ):
+        assert_matches(expected, actual)
+
+
+def _assert_grads(torch_grads, reference_grads) -> None:
+    for expected, actual in zip(torch_grads, reference_grads, strict=True):
+        if expected is None:
+            assert actual is None
+        else:
+            _close(expected, actual)
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> None:
+    """Two reference computations of one gradient agree (NaNs equal)."""
+    if a is None or b is None:
+        assert a is None and b is None
+        return
+    assert a.shape == b.shape
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def f64(a):
+    return None if a is None else np.asarray(a, dtype=np.float64)
+
+
+def _mode_widths(padding: tuple[int, ...]) -> tuple[int, ...]:
+    """``F.pad`` widths that pad each spatial dim by ``p`` on both sides (last dim first)."""
+    return tuple(w for p in reversed(padding) for w in (p, p))
+
+
+@st.composite
+def conv_backward_cases(draw):
+    n = draw(st.sampled_from([1, 2, 2, 3]))
+    transposed = draw(st.booleans())
+    mode = "zeros"
+    if transposed:
+        x, w, b, kwargs, noncontiguous = draw(conv_transpose_cases(n, fill=seeded))
+    else:
+        x, w, b, kwargs, noncontiguous = draw(conv_cases(n=n, fill=seeded))
+        padding = kwargs["padding"]
+        if not isinstance(padding, str) and any(padding):
+            mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+            sizes = x.shape[-n:]
+            if (mode == "reflect" and any(p >= L for p, L in zip(padding, sizes, strict=True))) or (
+                mode == "circular" and any(p > L for p, L in zip(padding, sizes, strict=True))
+            ):
+                mode = "replicate"
+    return n, transposed, mode, f64(x), f64(w), f64(b), kwargs, noncontiguous, draw(SEEDS)
+
+
+@pytest.mark.spec("CONV-33", "CONV-34", "CONV-36")
+@pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+@given(conv_backward_cases())
+@example((2, False, "zeros", np.ones((2, 0, 3, 3)), np.ones((3, 0, 2, 2)), np.ones(3),
+          {}, False, 0))  # no input channels: every gradient is zero
+@example((1, False, "reflect", np.arange(10.0).reshape(1, 2, 5), np.ones((1, 2, 2)), None,
+          {"padding": (2,)}, False, 1))  # reflect's gradient folds back onto the border
+def test_conv_backward_matches_torch(device, case):
+    n, transposed, mode, x, w, b, kwargs, noncontiguous, seed = case
+    op = f"conv_transpose{n}d" if transposed else f"conv{n}d"
+    conv_kwargs, widths = dict(kwargs), None
+    if mode != "zeros":  # nn.ConvNd(padding_mode=mode): pad in that mode, convolve unpadded
+        widths = _mode_widths(kwargs["padding"])
+        conv_kwargs["padding"] = 0
+
+    def torch_fn(tx, tw, tb):
+        if widths is not None:
+            tx = F.pad(tx, widths, mode=mode)
+        return getattr(F, op)(tx, tw, tb, **conv_kwargs)
+
+    _, g, expected = _vjp_torch(device, torch_fn, [x, w, b], seed, noncontiguous)
+    padded = x if widths is None else pad(x, widths, mode)
+    gi, gw, gb = getattr(ref, f"{op}_backward")(g, padded, w, b, **conv_kwargs)
+    if widths is not None:
+        gi = ref.pad_backward(gi, x, widths, mode)
+    _assert_grads(expected, [gi, gw, gb])
+
+    def reference_fn(rx, rw, rb):
+        if widths is not None:
+            rx = rf.pad(rx, widths, mode)
+        return getattr(rf, op)(rx, rw, rb, **conv_kwargs)
+
+    _, through_engine = _reference_grads(reference_fn, [x, w, b], g)
+    for a, e in zip(through_engine, (gi, gw, gb), strict=True):
+        _same(a, e)
+
+
+@pytest.mark.spec("CONV-35")
+@given(st.sampled_from([1, 2, 3]), st.booleans(), st.data())
+def test_input_gradient_is_the_transposed_convolution_with_the_same_weight(
+    device, n, transposed, data
+):
+    seed = data.draw(SEEDS)
+    if transposed:
+        x, w, _, kwargs, _ = data.draw(conv_transpose_cases(n, fill=seeded))
+    else:
+        x, w, _, kwargs, _ = data.draw(conv_cases(n=n, same=False, fill=seeded))
+        if kwargs["padding"] == "valid":
+            kwargs = {**kwargs, "padding": (0,) * n}
+    x, w = f64(x), f64(w)
+    op = f"conv_transpose{n}d" if transposed else f"conv{n}d"
+    out, g, (grad_x, _) = _vjp_torch(
+        device, lambda tx, tw: getattr(F, op)(tx, tw, **kwargs), [x, w], seed
+    )
+    reference_gi = getattr(ref, f"{op}_backward")(g, x, w, **kwargs)[0]
+    stride, padding, dilation = kwargs["stride"], kwargs["padding"], kwargs["dilation"]
+    if transposed:
+        # the input gradient of a transposed convolution is the convolution of the output
+        # gradient with the same weight (its first L windows)
+        common = dict(stride=stride, padding=padding, dilation=dilation, groups=kwargs["groups"])
+        keep = (..., *(slice(0, L) for L in x.shape[-n:]))
+        via_ref = getattr(ref, f"conv{n}d")(g, w, **common)[keep]
+        via_torch = getattr(F, f"conv{n}d")(to_torch(g, device), to_torch(w, device), **common)
+    else:
+        # output_padding recovers the rows the strided windows never reached
+        output_padding = tuple(
+            L - ((o - 1) * s - 2 * p + d * (k - 1) + 1)
+            for L, o, k, s, p, d in zip(
+                x.shape[-n:], g.shape[-n:], w.shape[2:], stride, padding, dilation, strict=True
+            )
+        )
+        common = dict(stride=stride, padding=padding, output_padding=output_padding,
+                      groups=kwargs["groups"], dilation=dilation)
+        via_ref = getattr(ref, f"conv_transpose{n}d")(g, w, **common)
+        via_torch = getattr(F, f"conv_transpose{n}d")(
+            to_torch(g, device), to_torch(w, device), **common
+        )
+        keep = (...,)
+    _same(reference_gi, via_ref)
+    _close(grad_x, reference_gi)
+    _close(via_torch[keep], reference_gi)
+
+
+POOLS = ["max", "avg", "lp"]
+
+
+@st.composite
+def pool_backward_cases(draw):
+    kind, n = draw(st.sampled_from(POOLS)), draw(st.sampled_from([1, 2, 3]))
+    if kind == "max":
+        x, kernel, stride, padding, dilation, ceil_mode, nc = draw(pool_cases(n, fill=seeded))
+        if any(L < d for L, d in zip(x.shape[-n:], dilation, strict=True)):
+            dilation = (1,) * n  # keep a real cell in every window (see CONV-37)
+        args, name = (kernel, stride, padding, dilation, ceil_mode), f"max_pool{n}d"
+    elif kind == "avg":
+        _, x, kernel, stride, padding, ceil_mode, include, divisor, nc = draw(
+            avg_pool_cases(n, fill=seeded)
+        )
+        args = (kernel, stride, padding, ceil_mode, include) + ((divisor,) if n > 1 else ())
+        name = f"avg_pool{n}d"
+    else:
+        x, kernel, stride, _, _, ceil_mode, nc = draw(
+            pool_cases(n, dilated=False, padded=False, fill=seeded)
+        )
+        norm = draw(st.sampled_from(LP_NORMS))
+        args, name = (norm, kernel[0] if n == 1 else kernel, stride, ceil_mode), f"lp_pool{n}d"
+    return name, f64(x), args, nc, draw(SEEDS)
+
+
+# lp_pool's infinite norms are max pooling of |x| from torch 2.13 (CONV-11)
+LP_NORMS = [1.0, 2.0, 3.0] + ([math.inf, -math.inf] if torch_at_least("2.13") else [])
+
+
+@pytest.mark.spec("CONV-37", "CONV-38", "CONV-40")
+@given(pool_backward_cases())
+@example(("max_pool2d", np.ones((1, 1, 3, 3)), ((2, 2), (1, 1), (0, 0), (1, 1), False), False,
+          0))  # every window is tied: each gradient goes to its first cell
+@example(("max_pool1d", np.array([[[1.0, 3.0, 2.0, 3.0, 0.0]]]), (3, 1, 1, 1, True), False,
+          1))  # overlapping windows share a maximum: their gradients add up
+@example(("lp_pool2d", np.zeros((1, 1, 2, 4)), (2.0, 2, None, False), False, 2))  # zero sums
+@example(("avg_pool2d", np.ones((1, 1, 5, 5)), ((3, 3), None, (1, 1), True, False, None), False,
+          3))  # ceil_mode windows past the input and count_include_pad=False
+def test_pool_backward_matches_torch(device, case):
+    name, x, args, noncontiguous, seed = case
+    _, g, (expected,) = _vjp_torch(
+        device, lambda t: getattr(F, name)(t, *args), [x], seed, noncontiguous
+    )
+    grad = getattr(ref, f"{name}_backward")(g, x, *args)
+    _close(expected, grad)
+    _, (through_engine,) = _reference_grads(lambda t: getattr(rf, name)(t, *args), [x], g)
+    _same(through_engine, grad)
+
+
+@st.composite
+def adaptive_backward_cases(draw):
+    kind, n = draw(st.sampled_from(["adaptive_avg", "adaptive_max", "unpool"])), draw(
+        st.sampled_from([1, 2, 3])
+    )
+    if kind != "unpool":
+        _, x, size, noncontiguous = draw(adaptive_cases(n, fill=seeded))
+        return f"{kind}_pool{n}d", f64(x), (size,), noncontiguous, draw(SEEDS)
+    _, x, kernel, stride, padding, ceil_mode, output_size, noncontiguous = draw(
+        unpool_cases(n, fill=seeded)
+    )
+    pooled, indices = getattr(ref, f"max_pool{n}d")(
+        x, kernel, stride, padding, ceil_mode=ceil_mode, return_indices=True
+    )
+    try:
+        getattr(ref, f"max_unpool{n}d")(pooled, indices, kernel, stride, padding, output_size)
+    except ValueError:  # out of range, or too small for the indices (CONV-22 covers it):
+        output_size = x.shape[-n:]  # the pooled input's size is always a valid one
+    args = (indices, kernel, stride, padding, output_size)
+    return f"max_unpool{n}d", f64(pooled), args, noncontiguous, draw(SEEDS)
+
+
+@pytest.mark.spec("CONV-39", "CONV-41")
+@given(adaptive_backward_cases())
+@example(("adaptive_avg_pool2d", np.ones((1, 1, 1, 5)), ((1, 3),), False, 0))  # overlapping bins
+@example(("adaptive_avg_pool2d", np.ones((2, 1, 2, 3)), ((1, None),), False, 1))  # the mean
+def test_adaptive_pool_and_unpool_backward_match_torch(device, case):
+    name, x, args, noncontiguous, seed = case
+    out = getattr(ref, name)(x, *args)
+    adaptive_empty = name.startswith("adaptive") and 0 in out.shape[1:]
+    if adaptive_empty or (name.startswith("max_unpool") and x.size and not out.size):
+        # an adaptive pool to output size 0: torch's backward refuses it (its kernel's guard
+        # against pytorch/pytorch#78868); an unpooling to an empty plane: the backward's
+        # gather finds the indices out of bounds. The reference refuses both.
+        g = np.zeros(out.shape)
+        tx = to_torch(x, device, requires_grad=True)
+        assert_both_raise(
+            lambda: torch.autograd.grad(
+                getattr(F, name)(tx, *(_on(device, a) for a in args)), tx, to_torch(g, device)
+            ),
+            lambda: getattr(ref, f"{name}_backward")(g, x, *args),
+            match="non-zero size|out of bounds",
+        )
+        return
+    _, g, (expected, *_) = _vjp_torch(
+        device, lambda t, *rest: getattr(F, name)(t, *rest), [x, *args], seed, noncontiguous,
+        diff=[0],
+    )
+    grad = getattr(ref, f"{name}_backward")(g, x, *args)
+    _close(expected, grad)
+    _, (through_engine, *_) = _reference_grads(
+        lambda t, *rest: getattr(rf, name)(t, *rest), [x, *args], g, diff=[0]
+    )
+    _same(through_engine, grad)
+
+
+@pytest.mark.spec("CONV-36")
+@given(pad_cases(fill=seeded), SEEDS)
+@example((np.arange(5.0).reshape(1, 1, 5), (2, 2), "reflect", None, False), 0)
+@example((np.arange(5.0).reshape(1, 1, 5), (-1, 3), "circular", None, False), 1)
+def test_pad_backward_matches_torch(device, case, seed):
+    x, widths, mode, value, noncontiguous = case
+    x = f64(x)
+    _, g, (expected,) = _vjp_torch(
+        device, lambda t: F.pad(t, widths, mode=mode, value=value), [x], seed, noncontiguous
+    )
+    grad = ref.pad_backward(g, x, widths, mode, value)
+    _close(expected, grad)
+    _, (through_engine,) = _reference_grads(lambda t: rf.pad(t, widths, mode, value), [x], g)
+    _same(through_engine, grad)
+
+
+@pytest.mark.spec("CONV-36")
+def test_padding_gradients_fold_back_onto_the_border(device):
+    # The gradient of ones: each input cell counts the padded cells that copy it.
+    x = np.arange(5.0).reshape(1, 1, 5)
+    ones = np.ones((1, 1, 9))
+    expected = {
+        "reflect": [1, 2, 3, 2, 1],  # c b [a b c d e] d c: the edge is not repeated
+        "replicate": [3, 1, 1, 1, 3],  # a a [a b c d e] e e
+        "circular": [2, 2, 1, 2, 2],  # d e [a b c d e] a b
+        "constant": [1, 1, 1, 1, 1],  # the fill's gradient is dropped
+    }
+    for mode, counts in expected.items():
+        tx = to_torch(x, device, requires_grad=True)
+        F.pad(tx, (2, 2), mode=mode).backward(to_torch(ones, device))
+        assert_matches(tx.grad, [[counts]], check_dtype=False)
+        assert ref.pad_backward(ones, x, (2, 2), mode).ravel().tolist() == counts
+
+
+@pytest.mark.spec("CONV-42")
+@given(unfold_cases(fill=seeded), SEEDS)
+def test_unfold_and_fold_backward_match_torch(device, case, seed):
+    x, kwargs, noncontiguous = case
+    x = f64(x)
+    _, g, (expected,) = _vjp_torch(
+        device, lambda t: F.unfold(t, **kwargs), [x], seed, noncontiguous
+    )
+    grad = ref.unfold_backward(g, x, **kwargs)
+    _close(expected, grad)
+    _, (through_engine,) = _reference_grads(lambda t: rf.unfold(t, **kwargs), [x], g)
+    _same(through_engine, grad)
+    cols, size = ref.unfold(x, **kwargs), x.shape[-2:]
+    _, g, (expected,) = _vjp_torch(
+        device, lambda t: F.fold(t, size, **kwargs), [cols], seed, noncontiguous
+    )
+    grad = ref.fold_backward(g, cols, size, **kwargs)
+    _close(expected, grad)
+    _, (through_engine,) = _reference_grads(lambda t: rf.fold(t, size, **kwargs), [cols], g)
+    _same(through_engine, grad)
+
+
+@pytest.mark.spec("CONV-42")
+@given(unfold_cases(forms=False, fill=seeded), SEEDS)
+def test_unfold_and_fold_are_each_others_adjoint(device, case, seed):
+    x, kwargs, _ = case
+    x = f64(x)
+    size = x.shape[-2:]
+    c = np.random.default_rng(seed).standard_normal(ref.unfold(x, **kwargs).shape)
+    # <unfold(x), c> = <x, fold(c)>: fold is unfold's transpose, as matrices on the flat input
+    lhs, rhs = (ref.unfold(x, **kwargs) * c).sum(), (x * ref.fold(c, size, **kwargs)).sum()
+    assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-9)
+    tx, tc = to_torch(x, device), to_torch(c, device)
+    assert (F.unfold(tx, **kwargs) * tc).sum().item() == pytest.approx(lhs, rel=1e-12, abs=1e-9)
+    assert (tx * F.fold(tc, size, **kwargs)).sum().item() == pytest.approx(rhs, rel=1e-12, abs=1e-9)
+
+
+@st.composite
+def interpolate_backward_cases(draw):
+    mode = draw(st.sampled_from(sorted(INTERPOLATE_DIMS)))
+    n = draw(st.sampled_from(INTERPOLATE_DIMS[mode]))
+    x, kwargs, noncontiguous = draw(interpolate_cases(n, 4 if n < 3 else 3, fill=seeded))
+    kwargs = {**kwargs, "mode": mode}
+    if mode in ("linear", "bilinear", "bicubic", "trilinear"):
+        kwargs["align_corners"] = draw(st.booleans())
+    if mode in ("bilinear", "bicubic") and draw(st.booleans()):
+        kwargs["antialias"] = True
+    return f64(x), kwargs, noncontiguous, draw(SEEDS)
+
+
+@pytest.mark.spec("CONV-43")
+@given(interpolate_backward_cases())
+@example((np.ones((1, 1, 2)), {"size": 5, "mode": "nearest"}, False, 0))  # 0 read 3 times
+def test_interpolate_backward_matches_torch(device, case):
+    x, kwargs, noncontiguous, seed = case
+    halves = kwargs["mode"] == "nearest" and x.ndim == 4
+    if _cpu_shortcut(device, x, kwargs, halves=halves) or (
+        kwargs.get("antialias") and _antialias_bug(x, kwargs)
+    ):
+        return
+    _, g, (expected,) = _vjp_torch(
+        device, lambda t: F.interpolate(t, **kwargs), [x], seed, noncontiguous
+    )
+    grad = ref.interpolate_backward(g, x, **kwargs)
+    _close(expected, grad)
+    _, (through_engine,) = _reference_grads(lambda t: rf.interpolate(t, **kwargs), [x], g)
+    _same(through_engine, grad)
+
+
+@st.composite
+def bilinear_cases(draw):
+    batch = draw(st.sampled_from([(), (0,), (1,), (3,), (2, 2)]))
+    n1, n2, n_out = (draw(st.integers(1, 4)) for _ in range(3))
+    dtype = draw(float_dtypes())
+    x1, x2 = seeded(draw, (*batch, n1), dtype), seeded(draw, (*batch, n2), dtype)
+    w = seeded(draw, (n_out, n1, n2), dtype)
+    return x1, x2, w, seeded(draw, (n_out,), dtype) if draw(st.booleans()) else None
+
+
+@pytest.mark.spec("CONV-44")
+@given(linear_cases(fill=seeded), bilinear_cases(), st.booleans(), SEEDS)
+@example((np.ones(3), np.ones((2, 3)), np.ones(2), False), (np.ones(2), np.ones(3),
+         np.ones((1, 2, 3)), None), False, 0)  # 1-D input
+def test_linear_and_bilinear_backward_match_torch(device, lin, bil, noncontiguous, seed):
+    x, w, b, _ = lin
+    x, w, b = f64(x), f64(w), f64(b)
+    _, g, expected = _vjp_torch(device, F.linear, [x, w, b], seed, noncontiguous)
+    grads = ref.linear_backward(g, x, w, b)
+    _assert_grads(expected, grads)
+    _, through_engine = _reference_grads(rf.linear, [x, w, b], g)
+    for a, e in zip(through_engine, grads, strict=True):
+        _same(a, e)
+    x1, x2, wb, bb = bil
+    _, g, expected = _vjp_torch(device, F.bilinear, [x1, x2, wb, bb], seed, noncontiguous)
+    grads = ref.bilinear_backward(g, x1, x2, wb, bb)
+    _assert_grads(expected, grads)
+    _, through_engine = _reference_grads(rf.bilinear, [x1, x2, wb, bb], g)
+    for a, e in zip(through_engine, grads, strict=True):
+        _same(a, e)
+
+
+@pytest.mark.spec("CONV-44")
+@given(linear_cases(fill=seeded), SEEDS)
+def test_linear_double_backward_matches_torch(device, case, seed):
+    x, w, b, noncontiguous = case
+    x, w, b = f64(x), f64(w), f64(b)
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((*x.shape[:-1], w.shape[0]))
+    u, v = rng.standard_normal(x.shape), rng.standard_normal(w.shape)
+    # second order: d/d(x, W, g) of <dL/dx, u> + <dL/dW, v>, L = <linear(x, W, b), g>
+    tx = to_torch(x, device, requires_grad=True, noncontiguous=noncontiguous)
+    tw, tg = to_torch(w, device, requires_grad=True), to_torch(g, device, requires_grad=True)
+    tb = None if b is None else to_torch(b, device, requires_grad=True)
+    gx, gw = torch.autograd.grad(F.linear(tx, tw, tb), [tx, tw], tg, create_graph=True)
+    second = (gx * to_torch(u, device)).sum() + (gw * to_torch(v, device)).sum()
+    expected = torch.autograd.grad(second, [tx, tw, tg], allow_unused=True)
+    rx, rw, rg = (ag.Tensor(a, requires_grad=True) for a in (x, w, g))
+    rb = None if b is None else ag.Tensor(b, requires_grad=True)
+    gx, gw = ag.grad(rf.linear(rx, rw, rb), [rx, rw], rg, create_graph=True)
+    actual = ag.grad((gx * u).sum() + (gw * v).sum(), [rx, rw, rg], allow_unused=True)
+    for e, a, like in zip(expected, actual, (x, w, g), strict=True):
+        assert_matches(torch.zeros(like.shape, dtype=torch.float64) if e is None else e,
+                       np.zeros(like.shape) if a is None else a)
+
+
+class _ThroughReference(torch.autograd.Function):
+    """A reference op and its VJP as a torch op (through NumPy on the host), so
+    ``torch.autograd.gradcheck`` can compare the VJP with finite differences."""
+
+    @staticmethod
+    def forward(ctx, name, kwargs, *tensors):
+        arrays = [None if t is None else to_numpy(t) for t in tensors]
+        ctx.name, ctx.kwargs, ctx.arrays = name, kwargs, arrays
+        like = next(t for t in tensors if t is not None)
+        return torch.as_tensor(getattr(ref, name)(*arrays, **kwargs), device=like.device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grads = getattr(ref, f"{ctx.name}_backward")(to_numpy(grad), *ctx.arrays, **ctx.kwargs)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return (None, None, *(None if gr is None else torch.as_tensor(gr, device=grad.device)
+                              for gr in grads))
+
+
+def _distinct(*shape: int) -> np.ndarray:
+    """Values 0.1 apart in a scrambled order: no ties for max pooling within 1e-6."""
+    values = np.random.default_rng(5).permutation(math.prod(shape)) * 0.1
+    return values.reshape(shape)
+
+
+def _r(*shape: int, low: float = -1.0) -> np.ndarray:
+    return np.random.default_rng(math.prod(shape)).uniform(low, 1.0, shape)
+
+
+GRADCHECK_CASES = [
+    ("conv2d", (_r(1, 2, 4, 4), _r(2, 1, 2, 2), _r(2)),
+     {"stride": (1, 2), "padding": 1, "dilation": (2, 1), "groups": 2}),
+    ("conv3d", (_r(1, 1, 2, 3, 2), _r(1, 1, 2, 1, 2), None), {"padding": "same"}),
+    ("conv_transpose1d", (_r(1, 2, 3), _r(2, 2, 2), _r(2)),
+     {"stride": 2, "output_padding": 1, "dilation": 1}),
+    ("max_pool2d", (_distinct(1, 1, 4, 5),),
+     {"kernel_size": 2, "stride": 1, "padding": 1, "ceil_mode": True}),
+    ("avg_pool2d", (_r(1, 1, 4, 5),),
+     {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}),
+    ("adaptive_avg_pool2d", (_r(1, 1, 5, 4),), {"output_size": (3, 2)}),
+    ("adaptive_max_pool1d", (_distinct(1, 2, 5),), {"output_size": 3}),
+    ("lp_pool2d", (_r(1, 1, 4, 4, low=0.5),), {"norm_type": 3.0, "kernel_size": 2}),
+    ("pad", (_r(1, 1, 3, 4),), {"pad": (2, 1, 1, -1), "mode": "reflect"}),
+    ("pad", (_r(1, 1, 3, 4),), {"pad": (2, 3, -1, 2), "mode": "circular"}),
+    ("unfold", (_r(1, 2, 3, 4),), {"kernel_size": 2, "padding": 1, "stride": 2}),
+    ("fold", (_r(1, 4, 6),), {"output_size": (3, 4), "kernel_size": 2, "stride": (1, 1)}),
+    ("interpolate", (_r(1, 1, 3, 4),), {"size": (5, 3), "mode": "bicubic", "align_corners": False}),
+    ("interpolate", (_r(1, 1, 5, 4),),
+     {"size": (2, 3), "mode": "bilinear", "antialias": True, "align_corners": False}),
+    ("linear", (_r(2, 3), _r(4, 3), _r(4)), {}),
+    ("bilinear", (_r(2, 3), _r(2, 2), _r(4, 3, 2), _r(4)), {}),
+]
+
+
+@pytest.mark.spec("CONV-45")
+@pytest.mark.parametrize(
+    "name, arrays, kwargs", GRADCHECK_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(GRADCHECK_CASES)],
+)
+def test_gradcheck_confirms_the_reference_vjps(device, name, arrays, kwargs):
+    tensors = [None if a is None else to_torch(a, device, requires_grad=True) for a in arrays]
+    assert torch.autograd.gradcheck(
+        lambda *ts: _ThroughReference.apply(name, kwargs, *ts), tuple(tensors),
+        eps=1e-6, atol=1e-6, rtol=1e-5, fast_mode=True,
+    )
+
+
+def _path(out, leaf) -> list[str] | None:
+    """The node names from ``out.grad_fn`` down to ``leaf``'s ``AccumulateGrad`` (the first
+    such path in ``next_functions`` order), for torch and reference tensors alike."""
+
+    def walk(node):
+        if node is None:
+            return None
+        if node.name() == "torch::autograd::AccumulateGrad":
+            return [] if node.variable is leaf else None
+        for nxt, _ in node.next_functions:
+            below = walk(nxt)
+            if below is not None:
+                return [node.name(), *below]
+        return None
+
+    return walk(out.grad_fn)
+
+
+def _node_cases():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 5, 6))
+    ties = rng.integers(-2, 3, (2, 3, 5, 6)).astype(np.float64)
+    w, b = rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
+    w_odd = rng.standard_normal((6, 2, 2, 3))  # 'same' pads the odd cell explicitly
+    wt = rng.standard_normal((4, 3, 3, 2))
+    cases = [
+        ("conv2d", lambda f: lambda x, w, b: f.conv2d(x, w, b, stride=2, groups=2), [x, w, b]),
+        ("conv2d-unbatched", lambda f: lambda x, w: f.conv2d(x, w, groups=2), [x[0], w]),
+        ("conv2d-same-odd", lambda f: lambda x, w, b: f.conv2d(x, w, b, padding="same", groups=2),
+         [x, w_odd, b]),
+        ("conv2d-same-odd-unbatched",
+         lambda f: lambda x, w: f.conv2d(x, w, padding="same", groups=2), [x[0], w_odd]),
+        ("conv1d-unbatched", lambda f: lambda x, w: f.conv1d(x, w, stride=2),
+         [x[0, :2, 0], w[:, :, 0]]),
+        ("conv3d", lambda f: lambda x, w: f.conv3d(x, w), [x[None, :2], w[..., None]]),
+        ("conv_transpose2d", lambda f: lambda x, w: f.conv_transpose2d(x, w, output_padding=0),
+         [x, wt]),
+        ("conv_transpose1d-unbatched", lambda f: lambda x, w: f.conv_transpose1d(x, w, stride=2),
+         [x[0, :, 0], wt[..., 0]]),
+    ]
+    for n in (1, 2, 3):
+        xs = {1: ties[:, :, 0], 2: ties, 3: ties[..., None].repeat(2, -1)}[n]
+        for form, xx in (("", xs), ("-unbatched", xs[0])):
+            cases += [
+                (f"max_pool{n}d{form}", lambda f, n=n: lambda x: getattr(f, f"max_pool{n}d")(
+                    x, 2, 1, 1, ceil_mode=True), [xx]),
+                (f"avg_pool{n}d{form}", lambda f, n=n: lambda x: getattr(f, f"avg_pool{n}d")(
+                    x, 2, 1, 1, ceil_mode=True), [xx]),
+            ]
+        cases += [
+            (f"max_pool{n}d-indices", lambda f, n=n: lambda x: getattr(f, f"max_pool{n}d")(
+                x, 2, return_indices=True), [xs]),
+            (f"adaptive_avg_pool{n}d", lambda f, n=n: lambda x: getattr(
+                f, f"adaptive_avg_pool{n}d")(x, 3), [xs]),
+            (f"adaptive_avg_pool{n}d-to-1", lambda f, n=n: lambda x: getattr(
+                f, f"adaptive_avg_pool{n}d")(x, 1), [xs]),
+            (f"adaptive_max_pool{n}d", lambda f, n=n: lambda x: getattr(
+                f, f"adaptive_max_pool{n}d")(x, 3), [xs]),
+            (f"lp_pool{n}d", lambda f, n=n: lambda x: getattr(f, f"lp_pool{n}d")(
+                x, 2.0, 2, ceil_mode=True), [xs]),
+        ]
+        pooled, indices = getattr(ref, f"max_pool{n}d")(xs, 2, return_indices=True)
+        cases.append((f"max_unpool{n}d", lambda f, n=n: lambda v, i: getattr(
+            f, f"max_unpool{n}d")(v, i, 2), [pooled, indices]))
+    for mode in MODES:
+        cases += [
+            (f"pad-{mode}", lambda f, m=mode: lambda x: f.pad(x, (2, -1, 1, 2), mode=m), [x]),
+            (f"pad-{mode}-1d", lambda f, m=mode: lambda x: f.pad(x, (2, 1), mode=m), [x[0]]),
+        ]
+    cols = ref.unfold(x, 2)
+    cases += [
+        ("unfold", lambda f: lambda x: f.unfold(x, 2, padding=1), [x]),
+        ("unfold-unbatched", lambda f: lambda x: f.unfold(x, 2), [x[0]]),
+        ("fold", lambda f: lambda c: f.fold(c, (5, 6), 2), [cols]),
+    ]
+    for mode, xx in [("nearest", x), ("nearest-exact", x), ("bilinear", x), ("bicubic", x),
+                     ("area", x), ("nearest", x[:, :, 0]), ("linear", x[:, :, 0]),
+                     ("area", x[:, :, 0]), ("trilinear", x[:1, :2, :3, :3, None].repeat(3, -1))]:
+        cases.append((f"interpolate-{mode}-{xx.ndim - 2}d", lambda f, m=mode: lambda x:
+                      f.interpolate(x, scale_factor=1.5, mode=m), [xx]))
+    for mode in ("bilinear", "bicubic"):
+        cases.append((f"interpolate-{mode}-antialias", lambda f, m=mode: lambda x:
+                      f.interpolate(x, size=(3, 4), mode=m, antialias=True), [x]))
+    wl, bl = rng.standard_normal((5, 4)), rng.standard_normal(5)
+    for shape in [(4,), (3, 4), (2, 3, 4), (2, 1, 3, 4), (0, 4), (2, 0, 4)]:
+        xl = rng.standard_normal(shape)
+        cases += [
+            (f"linear-{len(shape)}d{'-empty' if 0 in shape else ''}", lambda f: f.linear,
+             [xl, wl, bl]),
+            (f"linear-{len(shape)}d{'-empty' if 0 in shape else ''}-no-bias", lambda f: f.linear,
+             [xl, wl]),
+        ]
+    xt = rng.standard_normal((3, 2, 4))  # transposed: not contiguous
+    cases += [
+        ("linear-3d-noncontiguous", lambda f: lambda x, w, b: f.linear(x.transpose(0, 1), w, b),
+         [xt, wl, bl]),
+        ("linear-3d-noncontiguous-no-bias", lambda f: lambda x, w: f.linear(x.transpose(0, 1), w),
+         [xt, wl]),
+        # a weight that needs no gradient: torch's matmul no longer folds a non-contiguous
+        # input into one mm (it expands and calls bmm); the last node is the same
+        ("linear-3d-noncontiguous-frozen-weight",
+         lambda f: lambda x, w, b: f.linear(x.transpose(0, 1), w, b),
+         [xt, wl.astype(np.float32).astype(np.float64), bl]),
+        ("bilinear", lambda f: f.bilinear,
+         [rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 2)),
+          rng.standard_normal((5, 4, 2)), bl]),
+        ("bilinear-1d-no-bias", lambda f: f.bilinear,
+         [rng.standard_normal(4), rng.standard_normal(2), rng.standard_normal((5, 4, 2))]),
+    ]
+    return cases
+
+
+NODE_CASES = _node_cases()
+
+
+@pytest.mark.spec("CONV-32")
+@pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+@pytest.mark.parametrize("name, make, arrays", NODE_CASES, ids=[c[0] for c in NODE_CASES])
+def test_functional_layers_record_torchs_nodes(device, name, make, arrays):
+    """reference.functional records, along the path from the output to the input, the node
+    names torch records, with torch's values and gradients; where torch's path is an
+    implementation detail the reference does not rebuild (circular padding's in-place slice
+    copies, bmm under a frozen weight), the last node."""
+    frozen = name.endswith("frozen-weight")
+    diff = [0, 2] if frozen else [0, 1, 2, 3]
+    t_out, g, expected = _vjp_torch(device, make(F), arrays, 0, diff=diff)
+    r_out, grads = _reference_grads(make(rf), arrays, g, diff=diff)
+    assert_matches(t_out, r_out.data)
+    _assert_grads(expected, grads)
+    # the path from each output to its first input, rebuilt with fresh leaves
+    t_args = [to_torch(a, device, requires_grad=True)
+              if i in diff and a.dtype == np.float64 else _on(device, a)
+              for i, a in enumerate(arrays)]
+    r_args = [ag.Tensor(a, requires_grad=True) if i in diff and a.dtype == np.float64 else a
+              for i, a in enumerate(arrays)]
+    t_out, r_out = make(F)(*t_args), make(rf)(*r_args)
+    t_out, r_out = (o[0] if isinstance(o, tuple) else o for o in (t_out, r_out))
+    torch_path, reference_path = _path(t_out, t_args[0]), _path(r_out, r_args[0])
+    if name.startswith("pad-circular") or frozen:
+        assert reference_path[0] == torch_path[0]
+        assert torch_path[0] in ("torch::autograd::CopySlices", "AddBackward0")
+    else:
+        assert reference_path == torch_path
+
+
+def _torch_signature(name: str) -> list[tuple[str, object]]:
+    """``F.<name>``'s parameters: from its Python signature, the un-dispatched function of a
+    ``boolean_dispatch`` (max pooling), or the first line of a builtin's docstring."""
+    import inspect
+
+    fn = getattr(F, name)
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = None
+    if params is None or params[0].kind is inspect.Parameter.VAR_POSITIONAL:
+        dispatched = getattr(F, f"_{name}", None)
+        if dispatched is not None:
+            params = list(inspect.signature(dispatched).parameters.values())
+        else:
+            line = re.search(rf"{name}\((.*?)\)", fn.__doc__).group(1)
+            pairs = [p.strip().split("=") for p in line.split(",")]
+            return [(p[0], eval(p[1]) if len(p) > 1 else inspect.Parameter.empty)  # noqa: S307
+                    for p in pairs]
+    return [(p.name, p.default) for p in params]
+
+
+CONV_FUNCTIONAL = [
+    *[f"conv{n}d" for n in (1, 2, 3)], *[f"conv_transpose{n}d" for n in (1, 2, 3)],
+    *[f"{kind}{n}d" for kind in ("max_pool", "avg_pool", "adaptive_avg_pool",
+                                 "adaptive_max_pool", "lp_pool", "max_unpool") for n in (1, 2, 3)],
+    "pad", "unfold", "fold", "interpolate", "linear", "bilinear",
+]
+
+
+@pytest.mark.spec("CONV-32")
+@pytest.mark.parametrize("name", CONV_FUNCTIONAL)
+def test_functional_layers_have_torchs_signature(name):
+    import inspect
+
+    mine = [(p.name, p.default) for p in inspect.signature(getattr(rf, name)).parameters.values()]
+    assert mine == _torch_signature(name)
+
+
+def _cifar10_quick(f, x, params):
+    """The notes' CIFAR10Quick through the functional layers ``f`` (torch's F or the
+    reference's): three 5x5 convs (padding 2), each followed by a 2x2 max pool, flatten to
+    1024, linear 64, linear 10."""
+    (w1, b1), (w2, b2), (w3, b3), (w4, b4), (w5, b5) = params
+    for w, b in ((w1, b1), (w2, b2), (w3, b3)):
+        x = f.max_pool2d(f.conv2d(x, w, b, padding=2), 2)
+    return f.linear(f.linear(x.reshape(x.shape[0], -1), w4, b4), w5, b5)
+
+
+def _lenet(f, x, params):
+    """LeNet's convolution and linear stack (notes 002) without its BatchNorm: two 5x5 convs
+    each followed by a 2x2 max pool, flatten to 800, linear 500, linear 10."""
+    (w1, b1), (w2, b2), (w3, b3), (w4, b4) = params
+    x = f.max_pool2d(f.conv2d(x, w1, b1), 2)
+    x = f.max_pool2d(f.conv2d(x, w2, b2), 2)
+    return f.linear(f.linear(x.reshape(x.shape[0], -1), w3, b3), w4, b4)
+
+
+def _shapes_params(rng, shapes):
+    return [(rng.uniform(-0.2, 0.2, w), rng.uniform(-0.2, 0.2, b)) for w, b in shapes]
+
+
+@pytest.mark.spec("CONV-46")
+@pytest.mark.parametrize("net", ["cifar10_quick", "lenet"])
+def test_the_notes_cnns_through_the_functional_layers_match_torch(device, net):
+    rng = np.random.default_rng(18)
+    if net == "cifar10_quick":
+        forward, side, channels = _cifar10_quick, 32, 3
+        shapes = [((32, 3, 5, 5), 32), ((32, 32, 5, 5), 32), ((64, 32, 5, 5), 64),
+                  ((64, 1024), 64), ((10, 64), 10)]
+    else:
+        forward, side, channels = _lenet, 28, 1
+        shapes = [((20, 1, 5, 5), 20), ((50, 20, 5, 5), 50), ((500, 800), 500), ((10, 500), 10)]
+    params = _shapes_params(rng, shapes)
+    x = rng.standard_normal((2, channels, side, side))
+    g = rng.standard_normal((2, 10))
+    flat = [a for pair in params for a in pair]
+    t_params = [to_torch(a, device, requires_grad=True) for a in flat]
+    t_out = forward(F, to_torch(x, device), list(zip(t_params[::2], t_params[1::2], strict=True)))
+    t_grads = torch.autograd.grad(t_out, t_params, to_torch(g, device))
+    r_params = [ag.Tensor(a, requires_grad=True) for a in flat]
+    r_out = forward(rf, ag.Tensor(x), list(zip(r_params[::2], r_params[1::2], strict=True)))
+    r_grads = ag.grad(r_out, r_params, g)
+    # float64 throughout: torch and the reference agree to 1e-9 (what the capstone needs)
+    assert_matches(t_out, r_out.data, rtol=1e-9, atol=1e-12)
+    for t, r in zip(t_grads, r_grads, strict=True):
+        assert_matches(t, r, rtol=1e-9, atol=1e-12)
+    assert r_out.grad_fn.name() == t_out.grad_fn.name() == "AddmmBackward0"
