@@ -1835,6 +1835,24 @@ def test_pool_backward_matches_torch(device, case):
     _same(through_engine, grad)
 
 
+@pytest.mark.spec("CONV-37")
+@known_torch_bug(
+    fixed_in=None,
+    issue="pytorch/pytorch#114216",
+    why="a dilated max-pool window lying entirely in the padding (a size below the dilation) "
+    "is -inf with an index outside the input plane; the backward then writes outside the "
+    "input (a 'double free or corruption' abort on 2.14.1), so it is not run",
+)
+def test_torch_max_pool_index_of_a_window_in_the_padding(device):
+    # height 1, kernel 2, dilation 2, padding 1: taps at rows -1 and 1, neither in the input
+    x = np.arange(3.0).reshape(1, 1, 1, 3)
+    out, index = F.max_pool2d(to_torch(x, device), (2, 1), 1, (1, 0), (2, 1), return_indices=True)
+    assert (to_numpy(out) == -np.inf).all()
+    # the reference passes no gradient for such a window; torch's index should stay in 0..2
+    assert ref.max_pool2d_backward(np.ones((1, 1, 1, 3)), x, (2, 1), 1, (1, 0), (2, 1)).sum() == 0
+    assert ((to_numpy(index) >= 0) & (to_numpy(index) < 3)).all()
+
+
 @st.composite
 def adaptive_backward_cases(draw):
     kind, n = draw(st.sampled_from(["adaptive_avg", "adaptive_max", "unpool"])), draw(
@@ -1978,13 +1996,15 @@ def interpolate_backward_cases(draw):
 @pytest.mark.spec("CONV-43")
 @given(interpolate_backward_cases())
 @example((np.ones((1, 1, 2)), {"size": 5, "mode": "nearest"}, False, 0))  # 0 read 3 times
+# torch's antialias forward is wrong for an output width 1 (CONV-20); its backward is right
+@example((np.arange(8.0).reshape(1, 1, 4, 2),
+          {"size": (2, 1), "mode": "bilinear", "antialias": True}, False, 1))
 def test_interpolate_backward_matches_torch(device, case):
     x, kwargs, noncontiguous, seed = case
-    halves = kwargs["mode"] == "nearest" and x.ndim == 4
-    if _cpu_shortcut(device, x, kwargs, halves=halves) or (
-        kwargs.get("antialias") and _antialias_bug(x, kwargs)
-    ):
+    if _cpu_shortcut(device, x, kwargs, halves=kwargs["mode"] == "nearest" and x.ndim == 4):
         return
+    if _nearest_backward_bug(device, x, kwargs):
+        return  # torch's gradient is not its forward's there (see the xfail below)
     _, g, (expected,) = _vjp_torch(
         device, lambda t: F.interpolate(t, **kwargs), [x], seed, noncontiguous
     )
@@ -1992,6 +2012,38 @@ def test_interpolate_backward_matches_torch(device, case):
     _close(expected, grad)
     _, (through_engine,) = _reference_grads(lambda t: rf.interpolate(t, **kwargs), [x], g)
     _same(through_engine, grad)
+
+
+def _nearest_backward_bug(device, x: np.ndarray, kwargs: dict) -> bool:
+    """torch's CPU backward of 1-D and 3-D ``nearest`` takes the copy / halve shortcut (an
+    output size equal to, or twice, the input size) whatever the scale factor, which its
+    forward does not (CONV-13): where a scale factor in use keeps or doubles a size."""
+    if str(device) != "cpu" or kwargs["mode"] != "nearest" or x.ndim not in (3, 5):
+        return False
+    if "size" in kwargs or kwargs.get("recompute_scale_factor"):
+        return False
+    f = kwargs["scale_factor"]
+    return any((o == L and f != 1) or (o == 2 * L and f != 2)
+               for L, o in zip(x.shape[2:], _output_sizes(x, kwargs), strict=True))
+
+
+@pytest.mark.spec("CONV-43")
+@known_torch_bug(
+    fixed_in=None,
+    issue="pytorch/pytorch#97135",
+    why="1-D and 3-D nearest interpolation on the CPU: the backward copies a dim whose size "
+    "a scale factor keeps (and halves a doubled one), the forward reads floor(o / scale): "
+    "(1, 1, 3) at scale 1.2 gives [x0, x0, x1] but the gradient of its sum [1, 1, 1]",
+)
+def test_torch_nearest_backward_is_the_gradient_of_its_forward():
+    x = np.array([[[1.0, 2.0, 3.0]]])
+    tx = torch.tensor(x, requires_grad=True)
+    out = F.interpolate(tx, scale_factor=1.2)
+    assert out.tolist() == [[[1.0, 1.0, 2.0]]]  # the forward reads sources 0, 0, 1
+    (grad,) = torch.autograd.grad(out.sum(), tx)
+    reference = ref.interpolate_backward(np.ones((1, 1, 3)), x, scale_factor=1.2)
+    assert reference.tolist() == [[[2.0, 1.0, 0.0]]]
+    assert_matches(grad, reference)
 
 
 @st.composite
