@@ -988,10 +988,8 @@ def _conv_backward(
     stride_t = _ntuple(stride, n, "stride")
     dilation_t = _ntuple(dilation, n, "dilation")
     pads = _conv_padding(padding, kernel, stride_t, dilation_t)
-    counts = tuple(
-        _window_count(L, k, s, pl, pr, d)
-        for L, k, s, (pl, pr), d in zip(x.shape[2:], kernel, stride_t, pads, dilation_t, strict=True)
-    )
+    params = zip(x.shape[2:], kernel, stride_t, pads, dilation_t, strict=True)
+    counts = tuple(_window_count(L, k, s, pl, pr, d) for L, k, s, (pl, pr), d in params)
     out_channels, in_per_group = w.shape[:2]
     out_shape = (x.shape[0], out_channels if x.shape[1] else 0, *counts)
     _grad_shape_check(name, g, out_shape)
@@ -1130,11 +1128,10 @@ def _conv_transpose_backward(
     dtype = x.dtype
     # The forward scatters into a canvas of `full` cells and keeps [p, p + out): put the
     # gradient back on that canvas (zeros outside) and read it through the same windows.
-    full = tuple(
-        max(p + o, (L - 1) * s + d * (k - 1) + 1)
-        for p, o, L, s, d, k in zip(padding_t, outs, sizes, stride_t, dilation_t, kernel, strict=True)
-    )
-    widths = [(0, 0), (0, 0)] + [(p, f - p - o) for p, o, f in zip(padding_t, outs, full, strict=True)]
+    canvas = zip(padding_t, outs, sizes, stride_t, dilation_t, kernel, strict=True)
+    full = tuple(max(p + o, (L - 1) * s + d * (k - 1) + 1) for p, o, L, s, d, k in canvas)
+    widths = [(0, 0), (0, 0)]
+    widths += [(p, f - p - o) for p, o, f in zip(padding_t, outs, full, strict=True)]
     windows = _windows(np.pad(g, widths), kernel, stride_t, dilation_t, sizes)  # (N, C_out, *L, *k)
     in_per_group = in_channels // groups
     windows = windows.reshape(x.shape[0], groups, per_group, *windows.shape[2:])

@@ -2003,7 +2003,7 @@ def test_interpolate_backward_matches_torch(device, case):
     x, kwargs, noncontiguous, seed = case
     if _cpu_shortcut(device, x, kwargs, halves=kwargs["mode"] == "nearest" and x.ndim == 4):
         return
-    if _nearest_backward_bug(device, x, kwargs):
+    if _backward_shortcut_bug(device, x, kwargs):
         return  # torch's gradient is not its forward's there (see the xfail below)
     _, g, (expected,) = _vjp_torch(
         device, lambda t: F.interpolate(t, **kwargs), [x], seed, noncontiguous
@@ -2014,36 +2014,46 @@ def test_interpolate_backward_matches_torch(device, case):
     _same(through_engine, grad)
 
 
-def _nearest_backward_bug(device, x: np.ndarray, kwargs: dict) -> bool:
-    """torch's CPU backward of 1-D and 3-D ``nearest`` takes the copy / halve shortcut (an
-    output size equal to, or twice, the input size) whatever the scale factor, which its
-    forward does not (CONV-13): where a scale factor in use keeps or doubles a size."""
-    if str(device) != "cpu" or kwargs["mode"] != "nearest" or x.ndim not in (3, 5):
+def _backward_shortcut_bug(device, x: np.ndarray, kwargs: dict) -> bool:
+    """Where torch's CPU backward copies what its forward blends: with a scale factor in use,
+    1-D and 3-D ``nearest`` when a size is kept or doubled (the backward's copy / halve
+    shortcut, which the forward lacks, CONV-13), ``bicubic`` when every size is kept (the
+    backward copies the whole gradient)."""
+    if str(device) != "cpu" or "size" in kwargs or kwargs.get("recompute_scale_factor"):
         return False
-    if "size" in kwargs or kwargs.get("recompute_scale_factor"):
-        return False
-    f = kwargs["scale_factor"]
-    return any((o == L and f != 1) or (o == 2 * L and f != 2)
-               for L, o in zip(x.shape[2:], _output_sizes(x, kwargs), strict=True))
+    f, mode = kwargs["scale_factor"], kwargs["mode"]
+    sizes = list(zip(x.shape[2:], _output_sizes(x, kwargs), strict=True))
+    if mode == "nearest" and x.ndim in (3, 5):
+        return any((o == L and f != 1) or (o == 2 * L and f != 2) for L, o in sizes)
+    if mode == "bicubic" and not kwargs.get("antialias"):
+        return f != 1 and all(o == L for L, o in sizes)
+    return False
+
+
+BACKWARD_SHORTCUT_BUGS = [
+    # (1, 1, 3) at scale 1.2 reads sources 0, 0, 1: the gradient of the sum is [2, 1, 0]
+    (np.array([[[1.0, 2.0, 3.0]]]), {"scale_factor": 1.2, "mode": "nearest"}),
+    # (1, 1, 1, 2) at scale 1.25 keeps the size but blends; torch's backward copies
+    (np.array([[[[3.0, 1.0]]]]), {"scale_factor": 1.25, "mode": "bicubic",
+                                  "align_corners": False}),
+]
 
 
 @pytest.mark.spec("CONV-43")
 @known_torch_bug(
     fixed_in=None,
     issue="pytorch/pytorch#97135",
-    why="1-D and 3-D nearest interpolation on the CPU: the backward copies a dim whose size "
-    "a scale factor keeps (and halves a doubled one), the forward reads floor(o / scale): "
-    "(1, 1, 3) at scale 1.2 gives [x0, x0, x1] but the gradient of its sum [1, 1, 1]",
+    why="interpolate on the CPU with a scale factor: the backward of 1-D and 3-D nearest copies "
+    "a kept size and halves a doubled one, the backward of bicubic copies when every size is "
+    "kept, where the forward reads floor(o / scale) or blends: gradcheck fails",
 )
-def test_torch_nearest_backward_is_the_gradient_of_its_forward():
-    x = np.array([[[1.0, 2.0, 3.0]]])
+@pytest.mark.parametrize("x, kwargs", BACKWARD_SHORTCUT_BUGS, ids=["nearest-1d", "bicubic"])
+def test_torch_interpolate_backward_is_the_gradient_of_its_forward(x, kwargs):
     tx = torch.tensor(x, requires_grad=True)
-    out = F.interpolate(tx, scale_factor=1.2)
-    assert out.tolist() == [[[1.0, 1.0, 2.0]]]  # the forward reads sources 0, 0, 1
+    out = F.interpolate(tx, **kwargs)
+    assert_matches(out, interpolate(x, **kwargs))  # the forward is the reference's
     (grad,) = torch.autograd.grad(out.sum(), tx)
-    reference = ref.interpolate_backward(np.ones((1, 1, 3)), x, scale_factor=1.2)
-    assert reference.tolist() == [[[2.0, 1.0, 0.0]]]
-    assert_matches(grad, reference)
+    assert_matches(grad, ref.interpolate_backward(np.ones(out.shape), x, **kwargs))
 
 
 @st.composite
