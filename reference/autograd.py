@@ -1,9 +1,9 @@
 """Reverse-mode automatic differentiation on NumPy, held to ``torch.autograd``.
 
-A :class:`Tensor` wraps a float64 ``ndarray`` (``.data``). An operation on tensors of which
-one requires grad records a :class:`Node` (its ``grad_fn``, named like torch's node, e.g.
-``MulBackward0``) holding the vector-Jacobian product (VJP) of the operation and the arrays
-that VJP needs. ``backward`` walks the graph from the output in reverse topological order,
+A [`Tensor`][reference.autograd.Tensor] wraps a float64 ``ndarray`` (``.data``). An
+operation on tensors of which one requires grad records a [`Node`][reference.autograd.Node]
+(its ``grad_fn``, named like torch's node, e.g. ``MulBackward0``) holding the
+vector-Jacobian product (VJP) of the operation and the arrays that VJP needs. ``backward`` walks the graph from the output in reverse topological order,
 sums the gradients arriving at each node, applies its VJP
 
 $$\\bar{x}_i = \\bar{y}^\\top \\frac{\\partial y}{\\partial x_i},$$
@@ -253,7 +253,7 @@ class Tensor:
     Attributes:
         data: the ``np.ndarray`` of values (optimizers may update it in place).
         grad: ``np.ndarray`` of accumulated gradients, or None.
-        grad_fn: the :class:`Node` that produced this tensor, None for a leaf.
+        grad_fn: the [`Node`][reference.autograd.Node] that produced this tensor, None for a leaf.
     """
 
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators

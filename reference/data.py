@@ -4,9 +4,10 @@ of a shuffled epoch, ``default_collate``'s rules, the dataset helpers (``TensorD
 the real MNIST (idx) and CIFAR-10 (pickle) files.
 
 Plain Python and NumPy, except where the spec is a torch workflow: the order of a shuffled
-epoch is stated in terms of ``torch.randperm`` on the loader's generator, and
-:class:`ShardedRange` is a ``torch.utils.data.IterableDataset`` (the loader only treats a
-subclass of it as iterable-style).
+epoch is computed by ``reference.random`` from the state of the loader's ``torch.Generator``
+(and written back, advanced, as the epoch leaves it), and
+[`ShardedRange`][reference.data.ShardedRange] is a ``torch.utils.data.IterableDataset`` (the
+loader only treats a subclass of it as iterable-style).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def worker_shard(start: int, end: int, worker_id: int, num_workers: int) -> rang
 class ShardedRange(torch.utils.data.IterableDataset):
     """An iterable-style dataset yielding ``start, ..., end - 1`` once in total, however many
     loader workers run it: each worker reads ``get_worker_info()`` and yields only its
-    :func:`worker_shard`. (Without that, every worker replays the whole stream.)"""
+    [`worker_shard`][reference.data.worker_shard]. (Without that, every worker replays the
+    whole stream.)"""
 
     def __init__(self, start: int, end: int) -> None:
         super().__init__()
@@ -252,7 +254,7 @@ def random_split(
 ) -> list[Subset]:
     """Disjoint random subsets covering ``dataset``: one ``torch.randperm(n, generator)``,
     computed by ``reference.random`` from the generator's state, cut into consecutive pieces
-    of :func:`split_lengths` sizes."""
+    of [`split_lengths`][reference.data.split_lengths] sizes."""
     sizes = split_lengths(len(dataset), lengths)
     order = _drawn_by_reference(generator, lambda g: g.randperm(sum(sizes)).tolist())
     return [

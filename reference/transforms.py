@@ -132,8 +132,9 @@ def resize(
     """Bilinear resize of a ``(..., H, W)`` float array with antialiasing, as
     ``transforms.Resize(size, antialias=True)`` on a tensor (only that interpolation).
 
-    The output size follows :func:`resize_output_size`. The resize is separable:
-    $Y = W_h\\, X\\, W_w^{\\top}$ with the weights of :func:`_bilinear_weights` per axis. PIL
+    The output size follows
+    [`resize_output_size`][reference.transforms.resize_output_size]. The resize is separable:
+    $Y = W_h\\, X\\, W_w^{\\top}$ with the weights of `_bilinear_weights` per axis. PIL
     images resized by torchvision use the same filter in fixed point with a uint8 result,
     so they agree with this to about one grey level.
     """

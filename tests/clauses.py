@@ -260,16 +260,100 @@ def write_conformance_page(
 # --- the concept map on the home page -----------------------------------------------------
 
 
+# The learning path: each concept page with the pages it builds on (a prerequisite comes
+# first). The concept map draws it and lists the concepts in this order.
+LEARNING_PATH: dict[str, tuple[str, ...]] = {
+    "strides.md": (),
+    "dtypes.md": (),
+    "broadcasting.md": ("strides.md",),
+    "tensor-ops.md": ("broadcasting.md", "dtypes.md"),
+    "random.md": ("tensor-ops.md",),
+    "autograd.md": ("tensor-ops.md",),
+    "convolution.md": ("autograd.md",),
+    "activations.md": ("autograd.md",),
+    "normalization.md": ("autograd.md",),
+    "losses.md": ("autograd.md",),
+    "attention.md": ("activations.md",),
+    "optim.md": ("losses.md",),
+    "data.md": ("random.md",),
+    "training.md": ("optim.md", "data.md", "convolution.md"),
+    "devices.md": ("training.md",),
+    "modules.md": ("training.md",),
+    "serialization.md": ("modules.md",),
+}
+SHORT_TITLES = {
+    "strides.md": "Strides", "dtypes.md": "Dtypes", "broadcasting.md": "Broadcasting",
+    "tensor-ops.md": "Tensor ops", "random.md": "Random", "autograd.md": "Autograd",
+    "convolution.md": "Convolution", "activations.md": "Activations",
+    "normalization.md": "Normalization", "losses.md": "Losses", "attention.md": "Attention",
+    "optim.md": "Optimizers", "data.md": "Data", "training.md": "Training",
+    "devices.md": "Devices", "modules.md": "Modules", "serialization.md": "Checkpoints",
+}
+
+
 def _page_title_and_modules(page: Path) -> tuple[str, list[str]]:
     text = page.read_text(encoding="utf-8")
     title = next((ln[2:].strip() for ln in text.splitlines() if ln.startswith("# ")), page.stem)
-    modules = re.findall(r"^::: (reference\.\w+)", text, flags=re.MULTILINE)
-    return title, modules
+    api = text.split("\n## API\n", 1)[1].split("\n## ", 1)[0] if "\n## API\n" in text else ""
+    return title, [f"reference.{m}" for m in re.findall(r"\]\(api/(\w+)\.md\)", api)]
+
+
+def _levels(path: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """Each page's depth on the learning path: one more than its deepest prerequisite."""
+    level: dict[str, int] = {}
+
+    def depth(page: str) -> int:
+        if page not in level:
+            level[page] = 1 + max((depth(q) for q in path[page]), default=-1)
+        return level[page]
+
+    for page in path:
+        depth(page)
+    return level
+
+
+def learning_path_svg(base: str = "") -> str:
+    """The learning path as an inline SVG: one row per depth, a linked box per concept, an
+    arrow from each prerequisite to the concepts built on it."""
+    level = _levels(LEARNING_PATH)
+    rows: dict[int, list[str]] = {}
+    for page in LEARNING_PATH:
+        rows.setdefault(level[page], []).append(page)
+    width, box_w, box_h, gap_y = 640, 112, 34, 30
+    centre: dict[str, tuple[float, float]] = {}
+    for depth, pages in rows.items():
+        step = width / len(pages)
+        for i, page in enumerate(pages):
+            centre[page] = (step * (i + 0.5), 20 + depth * (box_h + gap_y) + box_h / 2)
+    height = 20 + len(rows) * (box_h + gap_y)
+    parts = [f'<svg class="refspec-path" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="The learning path: each concept below the ones it builds on" '
+             f'xmlns="http://www.w3.org/2000/svg">',
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+             'markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" '
+             'fill="#9e9e9e"/></marker></defs>']
+    for page, prerequisites in LEARNING_PATH.items():
+        x2, y2 = centre[page]
+        for q in prerequisites:
+            x1, y1 = centre[q]
+            parts.append(f'<line x1="{x1:.0f}" y1="{y1 + box_h / 2:.0f}" x2="{x2:.0f}" '
+                         f'y2="{y2 - box_h / 2 - 2:.0f}" stroke="#9e9e9e" stroke-width="1.5" '
+                         f'marker-end="url(#arrow)"/>')
+    for page, (x, y) in centre.items():
+        parts.append(
+            f'<a href="{base}{page[:-3]}/"><rect x="{x - box_w / 2:.0f}" y="{y - box_h / 2:.0f}" '
+            f'width="{box_w}" height="{box_h}" rx="6" fill="#fff3e0" stroke="#e65100"/>'
+            f'<text x="{x:.0f}" y="{y + 5:.0f}" text-anchor="middle" font-size="15" '
+            f'fill="#bf360c">{SHORT_TITLES.get(page, page[:-3])}</text></a>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def concept_map_markdown(docs: Path = DOCS) -> str:
-    """One row per concept (clause prefix): its page, clauses, reference modules, test files
-    and the conformance of the last test run, all derived from the pages and the tests.
+    """The learning path drawn, then one row per concept in its order: its page, clauses,
+    reference modules, test files and the conformance of the last test run, all derived
+    from the pages and the tests.
 
     Links are site URLs relative to the home page, where the map is rendered."""
     clauses = defined_clauses(docs)
@@ -285,12 +369,16 @@ def concept_map_markdown(docs: Path = DOCS) -> str:
         if conformance_file.exists()
         else {}
     )
-    by_prefix: dict[str, list[Clause]] = {}
+    by_page: dict[str, list[Clause]] = {}
     for clause in clauses.values():
-        by_prefix.setdefault(clause.prefix, []).append(clause)
+        by_page.setdefault(clause.page, []).append(clause)
+    order = [p for p in LEARNING_PATH if p in by_page] + [
+        p for p in by_page if p not in LEARNING_PATH
+    ]
     rows = ["| concept | clauses | reference | tests | last run (cpu) |", "|---|---|---|---|---|"]
-    for prefix, members in by_prefix.items():
-        page = members[0].page
+    for page in order:
+        members = by_page[page]
+        prefix = members[0].prefix
         title, modules = _page_title_and_modules(docs / page)
         files = sorted({f for c in members for f in tests.get(c.id, [])})
         cpu = [statuses.get(c.id, {}).get("cpu", "not run") for c in members]
@@ -315,12 +403,12 @@ def concept_map_markdown(docs: Path = DOCS) -> str:
         url = page[: -len(".md")] + "/"  # markdown-exec output skips mkdocs' .md rewriting
         rows.append(
             f"| [{title}]({url}) | {prefix}-1 … {prefix}-{len(members)} | "
-            + ", ".join(f"`{m}`" for m in modules)
+            + "<br>".join(f"`{m}`" for m in modules)
             + " | "
-            + ", ".join(f"`tests/{f}`" for f in files)
+            + "<br>".join(f"`tests/{f}`" for f in files)
             + f" | [{status}](conformance/) |"
         )
-    return "\n".join(rows)
+    return learning_path_svg() + "\n\n" + "\n".join(rows)
 
 
 # --- the compatibility matrix (benchmarks/matrix.py writes its data) ---------------------
@@ -523,23 +611,19 @@ class Evidence:
 
 
 def _documented_names(names: set[str]) -> set[str]:
-    """The names among ``names`` that the API pages render: public, defined (not imported)
-    in a module of the reference or the tests (what mkdocstrings can link to)."""
-    import griffe
-
-    packages = {p: griffe.load(p, search_paths=[str(ROOT)]) for p in ("reference", "tests")}
-    found = set()
-    for name in names:
-        package, _, rest = name.partition(".")
-        if package not in packages or any(part.startswith("_") for part in rest.split(".")):
-            continue
-        try:
-            obj = packages[package][rest]
-        except (KeyError, ValueError):
-            continue
-        if not obj.is_alias:
-            found.add(name)
-    return found
+    """The names among ``names`` that the API pages render: public functions and classes
+    (and public methods of those classes) defined, not imported, in a module of the
+    reference (what mkdocstrings can link to). Read from the sources with ``ast``."""
+    defined: set[str] = set()
+    for path in (ROOT / "reference").glob("*.py"):
+        module = f"reference.{path.stem}"
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(f"{module}.{node.name}")
+                if isinstance(node, ast.ClassDef):
+                    defined |= {f"{module}.{node.name}.{m.name}" for m in node.body
+                                if isinstance(m, ast.FunctionDef)}
+    return {n for n in names & defined if not any(p.startswith("_") for p in n.split("."))}
 
 
 def load_evidence(docs: Path = DOCS) -> Evidence:

@@ -261,7 +261,7 @@ def _view_op(draw: st.DrawFn, shape: Shape, max_numel: int) -> ViewOp:
 
 
 def apply_view_op(tensor, op: ViewOp):
-    """Apply a :func:`strided_views` op to a torch tensor or a ``StridedTensor``."""
+    """Apply a ``strided_views`` op to a torch tensor or a ``StridedTensor``."""
     name, args = op
     return getattr(tensor, name)(*args)
 

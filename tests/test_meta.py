@@ -167,7 +167,9 @@ def test_conformance_page_has_a_row_per_clause(tmp_path):
     row = {r.split('"')[1]: r.split(") | ", 1)[1] for r in rows}  # anchor -> cells after link
     summary = clause_summary(defined_clauses()["BCAST-1"].text)
     assert row["conf-BCAST-1"] == f"{summary} | pass 1 | n/a |"
-    assert row["conf-BCAST-2"].endswith("| **known deviation** (torch bug) 1: torch bug (#9) | n/a |")
+    assert row["conf-BCAST-2"].endswith(
+        "| **known deviation** (torch bug) 1: torch bug (#9) | n/a |"
+    )
     assert row["conf-BCAST-3"].endswith("| n/a | skip 1: no GPU |")  # a GPU-only clause
     assert row["conf-BCAST-4"].endswith("| not run | n/a |")
     assert "### [Broadcasting](broadcasting.md)" in page.read_text()
@@ -228,3 +230,15 @@ def test_compatibility_page_shows_each_release_and_anchors_every_clause(tmp_path
             "(pytorch/pytorch#1) | pass |") in text
     anchored = {ln.split('"')[1] for ln in text.splitlines() if ln.startswith("| <span")}
     assert anchored == {f"compat-{cid}" for cid in defined_clauses()}
+
+
+def test_the_learning_path_covers_every_concept_page():
+    from tests.clauses import LEARNING_PATH, SHORT_TITLES
+
+    pages = {clause.page for clause in defined_clauses().values()}
+    assert set(LEARNING_PATH) == pages
+    assert set(SHORT_TITLES) == pages
+    seen: set[str] = set()
+    for page, prerequisites in LEARNING_PATH.items():  # listed after its prerequisites
+        assert set(prerequisites) <= seen, page
+        seen.add(page)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -156,61 +157,184 @@ def test_no_page_has_a_broken_internal_link(site):
 # --- in the browser -------------------------------------------------------------------
 
 
-def test_every_page_loads_with_no_request_off_localhost(site, server, browser):
+class _Resources(HTMLParser):
+    """The URLs a page makes the browser fetch: scripts, stylesheets, images, frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in ("script", "img", "iframe", "source", "audio", "video") and a.get("src"):
+            self.urls.append(a["src"])
+        if tag == "link" and a.get("href") and a.get("rel") in ("stylesheet", "preload", "icon"):
+            self.urls.append(a["href"])
+
+
+def test_no_page_points_a_resource_off_localhost(site):
+    """No script, stylesheet, image or frame of any page (API pages included) is fetched
+    from anywhere but the site itself: the site works offline."""
     site_dir, _ = site
-    page = browser.new_page()
-    requested: list[str] = []
-    failures: list[str] = []
-    page.on("request", lambda r: requested.append(r.url))
-    page.on(
-        "response",
-        lambda r: failures.append(f"{r.url}: {r.status}") if r.status >= 400 else None,
-    )
+    offsite = []
     for path in _pages(site_dir):
+        parser = _Resources()
+        parser.feed((site_dir / path / "index.html").read_text(encoding="utf-8"))
+        offsite += [f"{path}: {u}" for u in parser.urls if urlparse(u).netloc]
+    assert not offsite, offsite
+
+
+def test_conformance_table_has_a_row_per_clause(site):
+    site_dir, _ = site
+    html = (site_dir / "conformance" / "index.html").read_text(encoding="utf-8")
+    anchored = set(re.findall(r'<span id="conf-([A-Z]+-\d+)"', html))
+    assert anchored == set(defined_clauses())
+
+
+def test_every_clause_links_its_evidence(site):
+    """Under each clause, on its page: links to the tests that name it (their source), to
+    its row on the conformance page (per device) and on the compatibility page (per torch
+    release, once the matrix has data), and to the reference code its tests call."""
+    site_dir, _ = site
+    from tests.clauses import MATRIX_FILE, load_evidence
+
+    evidence = load_evidence()
+    missing = []
+    for cid, clause in defined_clauses().items():
+        html = (site_dir / clause.page[:-3] / "index.html").read_text(encoding="utf-8")
+        start = html.index(f'id="{cid}"')
+        end = html.find('class="refspec-clause"', start + 1)
+        line = html[start:end if end > 0 else len(html)]
+        if 'class="refspec-evidence"' not in line:
+            missing.append(f"{cid}: no evidence line")
+            continue
+        wanted = [f"conformance/#conf-{cid}"]
+        if MATRIX_FILE.exists():
+            wanted.append(f"compatibility/#compat-{cid}")
+        if evidence.tests.get(cid):
+            wanted.append("api/tests/test_")
+        if any(u in evidence.documented for t in evidence.tests.get(cid, [])
+               for u in evidence.uses.get(t, [])):
+            wanted.append("api/")
+        missing += [f"{cid}: no link to {w}" for w in wanted if w not in line]
+    assert not missing, "\n".join(missing)
+
+
+# --- in the browser: every reading page at 1280 px and at 390 px ------------------------------
+
+
+def _reading_pages(site_dir: Path) -> list[str]:
+    """The pages a learner reads (the generated API and test-source pages aside)."""
+    return [p for p in _pages(site_dir) if not p.startswith("api/")]
+
+
+_FORMULA_OVERFLOW = """() => {
+  const column = document.querySelector("article.md-content__inner");
+  const right = column.getBoundingClientRect().right + 1;
+  return [...document.querySelectorAll(".arithmatex .katex")]
+    .filter(k => !k.closest(".md-typeset__table"))  // a table scrolls as a whole
+    .filter(k => k.getBoundingClientRect().right > right)
+    .map(k => k.textContent.slice(0, 50));
+}"""
+WIDTHS = (1280, 390)
+
+
+@pytest.fixture(scope="session")
+def reading(site, server, browser) -> dict:
+    """Every reading page loaded once, read at each width: the requests it made, its KaTeX
+    errors, its formulas wider than the text column, and a screenshot per width in
+    ``artifacts/screenshots/`` (the top of the page; ``REFSPEC_SCREENSHOTS=full`` takes the
+    whole page)."""
+    site_dir, _ = site
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    full = os.environ.get("REFSPEC_SCREENSHOTS") == "full"
+    page = browser.new_page(viewport={"width": WIDTHS[0], "height": 900})
+    found = {"requests": [], "failures": [], "katex_errors": {}, "too_wide": {}, "footer": {}}
+    page.on("request", lambda r: found["requests"].append(r.url))
+    page.on("response", lambda r: found["failures"].append(f"{r.url}: {r.status}")
+            if r.status >= 400 else None)
+    for path in _reading_pages(site_dir):
         response = page.goto(server + path, wait_until="load")
         assert response is not None and response.ok, path
+        if page.locator(".arithmatex").count():
+            page.wait_for_selector(".arithmatex .katex", timeout=10_000)
+        if page.locator(".katex-error").count():
+            found["katex_errors"][path] = page.locator(".katex-error").first.inner_text()
+        found["footer"][path] = page.locator("a.md-footer__link").count()
+        name = (path.strip("/") or "home").replace("/", "_")
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            if overflow := page.evaluate(_FORMULA_OVERFLOW):
+                found["too_wide"].setdefault(width, {})[path or "/"] = overflow
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=full)
+        page.set_viewport_size({"width": WIDTHS[0], "height": 900})
     page.close()
-    hosts = {urlparse(u).hostname for u in requested if urlparse(u).scheme in ("http", "https")}
+    return found
+
+
+def test_every_page_loads_with_no_request_off_localhost(reading):
+    hosts = {urlparse(u).hostname for u in reading["requests"]
+             if urlparse(u).scheme in ("http", "https")}
     assert hosts == {"127.0.0.1"}, f"requests left localhost: {sorted(hosts)}"
-    assert not failures, failures
+    assert not reading["failures"], reading["failures"]
 
 
-def test_math_renders_with_katex(server, browser):
-    page = browser.new_page()
-    page.goto(server + "broadcasting/", wait_until="load")
-    page.wait_for_selector(".arithmatex .katex", timeout=10_000)
-    assert page.locator(".arithmatex .katex").count() >= 3
-    assert page.locator(".katex-error").count() == 0
-    page.close()
+def test_math_renders_with_katex_everywhere(reading):
+    assert not reading["katex_errors"], reading["katex_errors"]
 
 
-@pytest.mark.parametrize("query", ["broadcast", "BatchNorm"])
-def test_search_finds(server, browser, query):
-    page = browser.new_page()
-    page.goto(server, wait_until="networkidle")  # the search worker has its index
-    search = page.locator("input.md-search__input")
-    search.click()
-    search.press_sequentially(query, delay=20)  # Material searches on key events
-    page.wait_for_selector(".md-search-result__item", timeout=10_000)
-    assert query.lower() in page.locator(".md-search-result").inner_text().lower()
-    page.close()
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_formula_is_wider_than_its_column(reading, width):
+    too_wide = reading["too_wide"].get(width, {})
+    assert not too_wide, f"formulas wider than the text column at {width} px: {too_wide}"
 
 
-def test_conformance_table_has_a_row_per_clause(server, browser):
-    page = browser.new_page()
-    page.goto(server + "conformance/", wait_until="load")
-    rows = page.locator("table tr:has(a[href*='#'])")
-    linked = {rows.nth(i).locator("a").first.inner_text() for i in range(rows.count())}
-    assert linked == set(defined_clauses())
-    page.close()
+def test_every_page_has_previous_and_next_links(reading):
+    """The learning path: each page links the previous and the next (the first and the last
+    only one of them)."""
+    counts = reading["footer"]
+    assert all(n >= 1 for n in counts.values()), counts
+    assert sum(n == 1 for n in counts.values()) <= 2, counts
 
 
-def test_screenshots_of_home_and_a_concept_page(server, browser):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    for name, path in [("home", ""), ("broadcasting", "broadcasting/")]:
-        page.goto(server + path, wait_until="load")
-        page.wait_for_timeout(300)  # let KaTeX finish
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
-    page.close()
+def test_screenshots_of_every_page(reading, site):
+    site_dir, _ = site
+    for path in _reading_pages(site_dir):
+        name = (path.strip("/") or "home").replace("/", "_")
+        for width in WIDTHS:
+            assert (SCREENSHOTS / f"{name}-{width}.png").stat().st_size > 5_000, (name, width)
+
+
+SEARCHES = [
+    ("broadcast", "broadcasting/"),
+    ("BatchNorm", "normalization/"),
+    ("BCAST-5", "broadcasting/"),  # a clause id finds its clause's page first
+    ("OPTIM-30", "optim/"),
+    ("广播", "broadcasting/"),  # the notes' Chinese terms find their concept
+    ("交叉熵", "losses/"),
+    ("卷积", "convolution/"),
+    ("优化器", "optim/"),
+    ("批归一化", "normalization/"),
+]
+
+
+def test_search_finds_the_concept_first(server, browser):
+    tab = browser.new_page()
+    tab.goto(server, wait_until="networkidle")  # the search worker has its index
+    search = tab.locator("input.md-search__input")
+    wrong = {}
+    for query, expected in SEARCHES:
+        search.click()
+        search.fill(query)
+        search.press("End")  # Material searches on key events (fill types CJK without any)
+        first = tab.locator(".md-search-result__item a").first
+        try:
+            first.wait_for(timeout=5_000)
+            href = first.get_attribute("href")
+        except Exception:  # no result at all
+            href = None
+        if href is None or not urlparse(urljoin(server, href)).path.endswith("/" + expected):
+            wrong[query] = href
+        search.fill("")
+    tab.close()
+    assert not wrong, f"searches whose first result is not the concept's page: {wrong}"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from tests import clauses as C  # noqa: E402  (the project root is on the path now)
 
 API = "api"
-_CLAUSE_LINE = re.compile(rf"^(\s*)[-*]\s+\*\*(?P<id>{C.CLAUSE_ID})\*\*\{{\s*#(?P=id)\s*\}}")
+_CLAUSE_LINE = re.compile(rf"^\s*[-*]\s+\*\*(?P<id>{C.CLAUSE_ID})\*\*\{{\s*#(?P=id)\s*\}}")
 
 
 def _modules(folder: str) -> list[str]:
@@ -99,17 +99,31 @@ def _evidence() -> C.Evidence:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
+    """On a concept page each clause, a list item in the source, becomes a section of its own:
+    a heading with its id (so the table of contents lists the clauses and a search for the
+    id finds the clause), its statement, and its evidence line."""
     if page.file.src_uri.startswith(f"{API}/") or "_generated" in page.file.src_uri:
         return markdown
+    if not any(_CLAUSE_LINE.match(line) for line in markdown.splitlines()):
+        return markdown
+    page.meta.setdefault("search", {}).setdefault("boost", 2)  # a concept page: found first
     evidence = _evidence()
-    depth = page.file.src_uri.count("/")
-    base = "../" * depth
+    base = "../" * page.file.src_uri.count("/")
     out = []
     for line in markdown.splitlines():
-        out.append(line)
         match = _CLAUSE_LINE.match(line)
-        if match:
-            indent = match.group(1) + "    "
-            out += ["", indent + evidence.line(match["id"], base),
-                    indent + "{: .refspec-evidence }", ""]
+        if not match:
+            out.append(line)
+            continue
+        cid = match["id"]
+        out += [
+            "",
+            f"### {cid} {{ #{cid} .refspec-clause }}",
+            "",
+            line[match.end():].strip(),
+            "",
+            evidence.line(cid, base),
+            "{: .refspec-evidence }",
+            "",
+        ]
     return "\n".join(out) + "\n"
