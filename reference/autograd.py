@@ -3,8 +3,9 @@
 A [`Tensor`][reference.autograd.Tensor] wraps a float64 ``ndarray`` (``.data``). An
 operation on tensors of which one requires grad records a [`Node`][reference.autograd.Node]
 (its ``grad_fn``, named like torch's node, e.g. ``MulBackward0``) holding the
-vector-Jacobian product (VJP) of the operation and the arrays that VJP needs. ``backward`` walks the graph from the output in reverse topological order,
-sums the gradients arriving at each node, applies its VJP
+vector-Jacobian product (VJP) of the operation and the arrays that VJP needs. ``backward``
+walks the graph from the output in reverse topological order, sums the gradients arriving
+at each node, applies its VJP
 
 $$\\bar{x}_i = \\bar{y}^\\top \\frac{\\partial y}{\\partial x_i},$$
 
