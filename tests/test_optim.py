@@ -21,6 +21,7 @@ from reference import autograd as ag
 from reference import optim as ref
 from tests.strategies import finite_arrays, shapes
 from tests.support import (
+    RELEASE,
     accepts,
     assert_both_raise,
     assert_matches,
@@ -203,6 +204,9 @@ def test_update_rule_matches_torch(device, name, data):
     impl = data.draw(st.sampled_from(implementations(name, device)), label="implementation")
     if impl == "fused" and device == "cpu":
         noncontiguous = False  # a torch bug: test_fused_cpu_kernels_on_noncontiguous_params
+    if impl == "fused" and name == "SGD":  # a torch bug: test_fused_sgd_first_gradient_late
+        grads = [[np.zeros_like(a) if g is None else g for g, a in zip(gs, inits, strict=True)]
+                 for gs in grads]
     tparams, topt, rparams, ropt = _build(
         name, inits, kwargs, noncontiguous, device, IMPLEMENTATIONS[impl]
     )
@@ -235,6 +239,27 @@ def test_fused_cpu_kernels_on_noncontiguous_params(name):
     OPTIMIZERS[name][1]([rparam], lr=1.0).step()
     assert_matches(param, rparam.data)
     assert not buffer[:, 1].any(), "the fused step wrote outside the parameter"
+
+
+@pytest.mark.spec("OPTIM-30")
+@pytest.mark.skipif("SGD" not in FUSED, reason=f"torch {RELEASE}'s SGD has no fused option")
+@known_torch_bug(
+    fixed_in=None,
+    issue="no upstream report found (searched pytorch/pytorch issues on 2026-12-02)",
+    why="fused SGD with momentum raises TypeError when a parameter gets its first gradient "
+    "after another parameter already has a momentum buffer (its None buffer reaches the "
+    "kernel); checked on 2.4.1, 2.11, 2.13 and 2.14",
+)
+def test_fused_sgd_first_gradient_late():
+    a, b = (torch.zeros((), dtype=torch.float64, requires_grad=True) for _ in range(2))
+    ra, rb = Param(np.zeros(())), Param(np.zeros(()))
+    topt = torch.optim.SGD([a, b], lr=1.0, momentum=0.5, fused=True)
+    ropt = ref.SGD([ra, rb], lr=1.0, momentum=0.5)
+    for grads in ([np.ones(()), None], [np.ones(()), np.ones(())]):
+        _set_grads([a, b], [ra, rb], grads)
+        topt.step()
+        ropt.step()
+    assert_same_state(topt, [a, b], ropt, [ra, rb])
 
 
 @pytest.mark.spec("OPTIM-9")

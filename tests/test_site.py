@@ -243,11 +243,11 @@ WIDTHS = (1280, 390)
 def reading(site, server, browser) -> dict:
     """Every reading page loaded once, read at each width: the requests it made, its KaTeX
     errors, its formulas wider than the text column, and a screenshot per width in
-    ``artifacts/screenshots/`` (the top of the page; ``REFSPEC_SCREENSHOTS=full`` takes the
-    whole page)."""
+    ``artifacts/screenshots/`` when ``REFSPEC_SCREENSHOTS`` is set (``top``: the first
+    screen; ``full``: the whole page), as the CI workflow does for its artifacts."""
     site_dir, _ = site
+    shots = os.environ.get("REFSPEC_SCREENSHOTS", "")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    full = os.environ.get("REFSPEC_SCREENSHOTS") == "full"
     page = browser.new_page(viewport={"width": WIDTHS[0], "height": 900})
     found = {"requests": [], "failures": [], "katex_errors": {}, "too_wide": {}, "footer": {}}
     page.on("request", lambda r: found["requests"].append(r.url))
@@ -266,7 +266,9 @@ def reading(site, server, browser) -> dict:
             page.set_viewport_size({"width": width, "height": 900})
             if overflow := page.evaluate(_FORMULA_OVERFLOW):
                 found["too_wide"].setdefault(width, {})[path or "/"] = overflow
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=full)
+            if shots:
+                page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"),
+                                full_page=shots == "full")
         page.set_viewport_size({"width": WIDTHS[0], "height": 900})
     page.close()
     return found
@@ -295,14 +297,6 @@ def test_every_page_has_previous_and_next_links(reading):
     counts = reading["footer"]
     assert all(n >= 1 for n in counts.values()), counts
     assert sum(n == 1 for n in counts.values()) <= 2, counts
-
-
-def test_screenshots_of_every_page(reading, site):
-    site_dir, _ = site
-    for path in _reading_pages(site_dir):
-        name = (path.strip("/") or "home").replace("/", "_")
-        for width in WIDTHS:
-            assert (SCREENSHOTS / f"{name}-{width}.png").stat().st_size > 5_000, (name, width)
 
 
 SEARCHES = [

@@ -87,8 +87,14 @@ def on_files(files: Files, config) -> Files:
 _STATE: dict = {}
 
 
+EDIT_URI = "blob/main/docs/"  # relative to repo_url: each page's source on the main branch
+
+
 def on_config(config):
+    """Fresh state per build; pages link their source only when ``repo_url`` is set
+    (``REFSPEC_REPO_URL``, which CI sets), since a relative ``edit_uri`` needs it."""
     _STATE.clear()
+    config.edit_uri = EDIT_URI if config.repo_url else None
     return config
 
 
@@ -98,11 +104,21 @@ def _evidence() -> C.Evidence:
     return _STATE["evidence"]
 
 
+def _link_generated_page_to_its_module(page, config) -> None:
+    """A generated API or test page's source button opens the Python module it shows."""
+    if not config.repo_url or not page.file.src_uri.startswith(f"{API}/"):
+        return
+    module = page.file.src_uri[len(API) + 1:].removesuffix(".md")
+    path = module + ".py" if module.startswith("tests/") else f"reference/{module}.py"
+    page.edit_url = f"{config.repo_url.rstrip('/')}/blob/main/{path}"
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     """On a concept page each clause, a list item in the source, becomes a section of its own:
     a heading with its id (so the table of contents lists the clauses and a search for the
     id finds the clause), its statement, and its evidence line."""
     if page.file.src_uri.startswith(f"{API}/") or "_generated" in page.file.src_uri:
+        _link_generated_page_to_its_module(page, config)
         return markdown
     if not any(_CLAUSE_LINE.match(line) for line in markdown.splitlines()):
         return markdown
