@@ -38,6 +38,8 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "relu_backward",
+    "relu_double_backward",
     "rrelu",
     "selu",
     "sigmoid",
@@ -651,3 +653,39 @@ def softmax2d(input: ArrayLike) -> np.ndarray:
     if ndim not in (3, 4):
         raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {ndim}D instead")
     return softmax(input, -3)
+
+
+# --- backward: vector-Jacobian products (ACT, issue 18) ------------------------------------
+#
+# Each ``<act>_backward(grad_output, input, <options>)`` is the VJP of ``<act>`` with the
+# kinks torch's backward kernels define; ``<act>_double_backward(grad, grad_output, input,
+# <options>)`` is the VJP of that VJP (with respect to ``grad_output`` and ``input``), the
+# second derivative torch's ``create_graph=True`` differentiates. Computed in float64, cast
+# to the input's dtype.
+
+
+def _grad_dtype(
+    grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    g, x = np.asarray(grad_output), np.asarray(input)
+    if g.shape != x.shape:
+        raise ValueError(f"grad_output of shape {g.shape} for an input of shape {x.shape}")
+    return g.astype(np.float64), x.astype(np.float64), np.result_type(g.dtype, x.dtype)
+
+
+@_ieee
+def relu_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `relu`: $g$ where $x > 0$, and $0$ (not $g \cdot 0$) where $x \le 0$, so the
+    gradient at the kink $x = 0$ is 0; a ``nan`` input passes the gradient (torch's
+    ``threshold_backward(g, result, 0)``: $0$ where $\mathrm{relu}(x) \le 0$)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return np.where(x <= 0, 0.0, g).astype(dtype)
+
+
+def relu_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `relu_backward`: with respect to $g$ it is `relu_backward` again (the same
+    mask), with respect to $x$ it is 0 (the mask is piecewise constant)."""
+    gg, x, dtype = _grad_dtype(grad, input)
+    return relu_backward(gg, x).astype(dtype), np.zeros(x.shape, dtype)

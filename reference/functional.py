@@ -790,7 +790,203 @@ def bilinear(
 
 
 # --- activations (ACT) ---------------------------------------------------------------------
+#
+# Each activation of `reference.activations` is one `_ActNode`: the forward and the VJP next
+# to it (`relu` and `relu_backward`, ...), named as torch's node (``ReluBackward0``; relu6 is
+# hardtanh's ``HardtanhBackward0``, selu elu's ``EluBackward0``). Its ``backward_graph`` is
+# one `_ActGradNode`, the VJP as a node whose own VJP is ``<act>_double_backward``: so
+# ``create_graph=True`` gives torch's second derivatives (one level: a third raises). With
+# ``inplace=True`` the result is written into the input tensor, which is returned; torch
+# raises for a leaf that requires grad (in grad mode), and so does the reference.
+
+
+def _act_tensor(x: object) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+class _ActGradNode(Function):
+    """``<act>_backward(g, x)`` as a node (torch's ``<Act>BackwardBackward0``): its VJP with
+    respect to ``g`` and ``x`` is ``reference.activations.<act>_double_backward``; an
+    activation without one raises, as torch does for ``hardsigmoid``."""
+
+    name = "BackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, x, *, op, options, node):
+        ctx.op, ctx.options, ctx.name = op, options, node
+        ctx.save_for_backward(g, x)
+        return getattr(_act, op + "_backward")(g, x, **options)
+
+    @staticmethod
+    def backward(ctx, grad):
+        g, x = ctx.saved_tensors
+        double = getattr(_act, ctx.op + "_double_backward", None)
+        if double is None:
+            raise RuntimeError(f"derivative for aten::{ctx.op}_backward is not implemented")
+        return double(grad, g, x, **ctx.options)
+
+
+class _ActNode(Function):
+    """One activation of `reference.activations` as one node named ``node``: ``forward`` runs
+    ``activations.<op>(x, **options)``, ``backward`` ``activations.<op>_backward(g, x,
+    **options)``; ``backward_graph`` records that VJP as an `_ActGradNode`."""
+
+    name = "ReluBackward0"
+
+    @staticmethod
+    def forward(ctx, x, *, op, node, options):
+        ctx.op, ctx.name, ctx.options = op, node, options
+        ctx.save_for_backward(x)
+        return getattr(_act, op)(x, **options)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return (getattr(_act, ctx.op + "_backward")(grad, x, **ctx.options),)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        node = ctx.name.replace("Backward0", "BackwardBackward0").replace(
+            "Backward1", "BackwardBackward0"
+        )
+        return (
+            _ActGradNode.apply(grad, ctx.inputs[0], op=ctx.op, options=ctx.options, node=node),
+        )
+
+
+def _act_apply(
+    input: Tensor, op: str, node: str, options: dict, inplace: bool = False,
+    inplace_node: str | None = None,
+) -> Tensor:
+    """Run ``op`` as an `_ActNode`; with ``inplace`` write the result into ``input`` (its
+    ``data`` and ``grad_fn``; torch's in-place node may be ``...Backward1``) and return it."""
+    from reference.autograd import is_grad_enabled
+
+    x = _act_tensor(input)
+    if inplace and x.is_leaf and x.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    name = (inplace_node or node) if inplace else node
+    out = _ActNode.apply(x, op=op, node=name, options=options)
+    if not inplace:
+        return out
+    x.data, x.grad_fn, x._requires_grad = out.data, out.grad_fn, out.requires_grad
+    return x
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``F.relu``: $\\max(0, x)$, ``ReluBackward0`` (also in place); VJP
+    `reference.activations.relu_backward` (0 at the kink)."""
+    return _act_apply(input, "relu", "ReluBackward0", {}, inplace)
+
 
 # --- normalization and dropout (NORM) ------------------------------------------------------
+#
+# Each normalization of `reference.normalization` is one node named as torch's fused kernel
+# (``NativeBatchNormBackward0``, ...): the layer's forward and the VJP next to it
+# (`batch_norm` and `batch_norm_backward`, ...). Running statistics are options, not inputs:
+# they are updated in place by the forward, as ``F.batch_norm`` does, and no gradient flows
+# to them. An empty input takes torch's shortcut: a clone, times ``weight[0]``, plus
+# ``bias[0]`` (``CloneBackward0``, ``MulBackward0``, ``AddBackward0``).
+
+
+def _norm_tensor(x: object) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _norm_array(x: object) -> np.ndarray | None:
+    """The array a running-stat argument holds (a tensor's own ``data``, so an in-place
+    update reaches it), or None."""
+    if x is None:
+        return None
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+class _NormClone(Function):
+    """``clone``: ``CloneBackward0``, the identity VJP."""
+
+    name = "CloneBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.array(x, copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad,)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return (grad,)
+
+
+def _norm_empty(x: Tensor, weight: object, bias: object) -> Tensor:
+    """torch's path for an empty input: ``input.clone() * weight[0] + bias[0]`` (an empty
+    per-channel vector has no ``[0]``: ``IndexError``)."""
+    out = _NormClone.apply(x)
+    if weight is not None:
+        out = out * _norm_tensor(weight)[0]
+    if bias is not None:
+        out = out + _norm_tensor(bias)[0]
+    return out
+
+
+class _NormBatchNorm(Function):
+    """`reference.normalization.batch_norm` as one ``NativeBatchNormBackward0`` node, VJP
+    `reference.normalization.batch_norm_backward` (gradients for input, weight, bias)."""
+
+    name = "NativeBatchNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, training, momentum, eps):
+        use_batch = training or running_mean is None
+        stats = None if use_batch else (np.array(running_mean), np.array(running_var))
+        out = _norm.batch_norm(
+            x, running_mean, running_var, weight, bias, training, momentum, eps
+        )
+        ctx.training, ctx.eps, ctx.has_weight = use_batch, eps, weight is not None
+        ctx.save_for_backward(x, *([weight] if weight is not None else []), *(stats or ()))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, *rest = ctx.saved_tensors
+        weight = rest.pop(0) if ctx.has_weight else None
+        rm, rv = rest if rest else (None, None)
+        gx, gw, gb = _norm.batch_norm_backward(grad, x, weight, rm, rv, ctx.training, ctx.eps)
+        return gx, gw if ctx.has_weight else None, gb
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: object,
+    running_var: object,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-05,
+) -> Tensor:
+    """``F.batch_norm``: `reference.normalization.batch_norm` recorded as torch's
+    ``NativeBatchNormBackward0`` (inputs: input, weight, bias). In training the running
+    stats you pass (arrays, or tensors whose ``data`` is updated) are updated in place in
+    the forward; in evaluation they normalize. An empty input is cloned, times
+    ``weight[0]``, plus ``bias[0]`` (``CloneBackward0``, ``MulBackward0``, ``AddBackward0``)
+    and moves no statistic."""
+    x = _norm_tensor(input)
+    if x.data.size == 0:
+        return _norm_empty(x, weight, bias)
+    return _NormBatchNorm.apply(
+        x,
+        weight,
+        bias,
+        running_mean=_norm_array(running_mean),
+        running_var=_norm_array(running_var),
+        training=training,
+        momentum=momentum,
+        eps=eps,
+    )
+
 
 # --- losses (LOSS) -------------------------------------------------------------------------

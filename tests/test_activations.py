@@ -20,6 +20,8 @@ from hypothesis.extra import numpy as hnp
 from torch import nn
 
 from reference import activations as A
+from reference import autograd as ag
+from reference import functional as RF
 from tests.strategies import finite_arrays, shapes
 from tests.support import (
     TOLERANCES,
@@ -1041,3 +1043,73 @@ def test_hardtanh_module_rejects_equal_bounds_that_the_function_accepts(device):
     np.testing.assert_array_equal(A.hardtanh(x, 0.5, 0.5), expected)
     with pytest.raises(AssertionError):  # the message is empty in torch 2.4
         nn.Hardtanh(0.5, 0.5)
+
+
+# --- ACT-23 ..: backward through reference.functional (issue 18) ----------------------------
+#
+# Every VJP of reference/activations.py, through the differentiable activations of
+# reference/functional.py, held to torch.autograd.grad in float64: value, grad_fn name and
+# gradient together, on random inputs of every form (0-d, empty, non-contiguous), with each
+# activation's kinks and non-finite values planted, out of place and in place.
+
+
+@dataclass(frozen=True)
+class BackwardOp:
+    """An activation's backward: its name, torch's node out of place and in place, a
+    strategy for its parameters, and the points where its derivative jumps (for given
+    parameters)."""
+
+    name: str
+    node: str
+    params: st.SearchStrategy[dict] = st.just({})
+    kinks: Callable[[dict], list[float]] = lambda kwargs: []
+    inplace_node: str | None = None  # None: no inplace argument
+
+
+BACKWARD_OPS = [
+    BackwardOp("relu", "ReluBackward0", kinks=lambda k: [0.0], inplace_node="ReluBackward0"),
+]
+
+
+@st.composite
+def backward_cases(draw, ops=BACKWARD_OPS):
+    """``(op, kwargs, x, inplace, noncontiguous, seed)``: float64 values in [-6, 6] of any
+    shape up to 3 dims, with up to three entries set to the op's kinks or nan/inf."""
+    op = draw(st.sampled_from(ops))
+    kwargs = draw(op.params)
+    x = draw(finite_arrays(shapes(max_dims=3, max_side=4), np.float64, min_value=-6, max_value=6))
+    if x.size:
+        specials = [*op.kinks(kwargs), *NON_FINITE]
+        plants = st.tuples(st.integers(0, x.size - 1), st.sampled_from(specials))
+        flat = x.reshape(-1)
+        for index, value in draw(st.lists(plants, max_size=3)):
+            flat[index] = value
+    inplace = op.inplace_node is not None and draw(st.booleans())
+    return op, kwargs, x, inplace, draw(st.booleans()), draw(st.integers(0, 2**32 - 1))
+
+
+def _grad_close(actual: torch.Tensor, expected: np.ndarray) -> None:
+    _matches(actual, np.asarray(expected, dtype=np.float64))
+
+
+@pytest.mark.spec("ACT-23")
+@given(backward_cases())
+@example((BACKWARD_OPS[0], {}, np.array([-1.0, 0.0, 2.0, NAN]), False, False, 0))
+def test_activation_backward_matches_torch(device, case):
+    op, kwargs, x, inplace, noncontiguous, seed = case
+    t = to_torch(x, device, requires_grad=True, noncontiguous=noncontiguous)
+    r = ag.Tensor(x, requires_grad=True)
+    extra = {"inplace": True} if inplace else {}
+    t_in, r_in = (t + 0, r + 0) if inplace else (t, r)  # in place on a non-leaf
+    out = getattr(F, op.name)(t_in, **kwargs, **extra)
+    ref = getattr(RF, op.name)(r_in, **kwargs, **extra)
+    if inplace:
+        assert out is t_in and ref is r_in
+    _matches(out, ref.data)
+    assert type(out.grad_fn).__name__ == ref.grad_fn.name() == (
+        op.inplace_node if inplace else op.node
+    )
+    g = np.random.default_rng(seed).standard_normal(x.shape)
+    (t_grad,) = torch.autograd.grad(out, t, to_torch(g, device))
+    (r_grad,) = ag.grad(ref, r, g)
+    _grad_close(t_grad, r_grad)

@@ -18,6 +18,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import nn
 
+from reference import autograd as ag
+from reference import functional as RF
 from reference import normalization as R
 from reference.normalization import (
     BatchNorm,
@@ -1287,3 +1289,99 @@ def test_only_dropout_and_batchnorm_change_outputs():
         bn.bias.detach().numpy(),
     )
     _matches(bn(hidden), expected)
+
+
+# --- NORM-26 ..: backward through reference.functional (issue 18) ---------------------------
+#
+# The differentiable layers of reference/functional.py held to torch.autograd.grad in float64
+# (values, running stats, grad_fn names and the VJP of every input that requires grad).
+
+SEEDS = st.integers(0, 2**32 - 1)
+# cuDNN runs batch norm on CUDA when it can (weight and bias given, 3+ dims, ...): its node
+# is CudnnBatchNormBackward0 there; the CPU records the native kernel's node.
+CUDA_BATCH_NORM_NODES = {"NativeBatchNormBackward0", "CudnnBatchNormBackward0"}
+
+
+def _torch_leaves(arrays, wanted, device, noncontiguous=False):
+    """torch copies of ``arrays`` on ``device`` (None stays None); those flagged in
+    ``wanted`` require grad, the first laid out non-contiguously when asked."""
+    out = []
+    for i, (a, w) in enumerate(zip(arrays, wanted, strict=True)):
+        out.append(
+            None if a is None
+            else to_torch(a, device, requires_grad=w, noncontiguous=noncontiguous and i == 0)
+        )
+    return out
+
+
+def _reference_leaves(arrays, wanted):
+    return [None if a is None else ag.Tensor(a, requires_grad=w)
+            for a, w in zip(arrays, wanted, strict=True)]
+
+
+def _check_backward(device, out, ref_out, leaves, ref_leaves, seed, nodes=None):
+    """Same value, same node name (or one of ``nodes`` where torch's depends on the
+    device's library) and the same gradient for every leaf that requires grad."""
+    _matches(out, ref_out.data)
+    name = type(out.grad_fn).__name__
+    if nodes is None or device == "cpu":
+        assert ref_out.grad_fn.name() == name
+    else:
+        assert ref_out.grad_fn.name() in nodes and name in nodes
+    g = np.random.default_rng(seed).standard_normal(tuple(out.shape))
+    pairs = [(t, r) for t, r in zip(leaves, ref_leaves, strict=True)
+             if t is not None and t.requires_grad]
+    got = torch.autograd.grad(out, [t for t, _ in pairs], to_torch(g, device))
+    expected = ag.grad(ref_out, [r for _, r in pairs], g)
+    for t_grad, r_grad in zip(got, expected, strict=True):
+        _matches(t_grad, r_grad)
+
+
+@st.composite
+def functional_batch_norm_cases(draw):
+    """F.batch_norm's every mode: training with or without running stats, evaluation with
+    them; weight and bias each given or not; a zero batch now and then; which of input,
+    weight and bias require grad (at least one)."""
+    ndim = draw(st.integers(2, 5))
+    channels = draw(st.integers(1, 3))
+    training = draw(st.booleans())
+    stats = draw(st.booleans()) if training else True
+    spatial = tuple(draw(st.lists(st.integers(1, 3), min_size=ndim - 2, max_size=ndim - 2)))
+    n = draw(st.sampled_from([0, 1, 2, 3, 4]))
+    if training and n * math.prod(spatial) == 1:
+        n = 2
+    x = draw(_values((n, channels, *spatial)))
+    weight = draw(st.one_of(st.none(), channel_vector(channels)))
+    bias = draw(st.one_of(st.none(), channel_vector(channels)))
+    wanted = [draw(st.booleans()), weight is not None, bias is not None]
+    if not any(wanted):
+        wanted[0] = True
+    running = None
+    if stats:
+        running = (draw(channel_vector(channels)),
+                   draw(_values((channels,), 3).map(lambda v: np.abs(v) + 0.1)))
+    options = {"training": training, "momentum": draw(st.sampled_from([0.0, 0.1, 0.5, 1.0])),
+               "eps": draw(EPS)}
+    return x, weight, bias, tuple(wanted), running, options, draw(st.booleans()), draw(SEEDS)
+
+
+@pytest.mark.spec("NORM-26")
+@given(functional_batch_norm_cases())
+@example((np.arange(6.0).reshape(3, 2), None, None, (True, False, False), None,
+          {"training": True, "momentum": 0.1, "eps": 1e-5}, False, 0))  # no stats, no affine
+@example((np.zeros((0, 2, 3)), np.ones(2), np.ones(2), (True, True, True),
+          (np.zeros(2), np.ones(2)), {"training": True, "momentum": 0.5, "eps": 1e-5},
+          False, 1))  # empty: clone * weight[0] + bias[0]
+def test_functional_batch_norm_backward_matches_torch(device, case):
+    x, weight, bias, wanted, running, options, noncontiguous, seed = case
+    arrays = [x, weight, bias]
+    leaves = _torch_leaves(arrays, wanted, device, noncontiguous)
+    ref_leaves = _reference_leaves(arrays, wanted)
+    t_stats = (None, None) if running is None else tuple(to_torch(r, device) for r in running)
+    r_stats = (None, None) if running is None else tuple(r.copy() for r in running)
+    out = F.batch_norm(leaves[0], *t_stats, leaves[1], leaves[2], **options)
+    ref_out = RF.batch_norm(ref_leaves[0], *r_stats, ref_leaves[1], ref_leaves[2], **options)
+    for t_r, r_r in zip(t_stats, r_stats, strict=True):  # updated in place by the forward
+        if t_r is not None:
+            _matches(t_r, r_r)
+    _check_backward(device, out, ref_out, leaves, ref_leaves, seed, CUDA_BATCH_NORM_NODES)
