@@ -28,6 +28,8 @@ from reference import convolution as _conv
 from reference import losses as _loss
 from reference import normalization as _norm
 from reference.autograd import Function, Tensor
+from reference.autograd import is_grad_enabled as _loss_grad_enabled
+from reference.autograd import where as _loss_where
 
 # --- convolution, pooling, padding, interpolation, linear (CONV) ---------------------------
 #
@@ -793,15 +795,38 @@ def bilinear(
 #
 # Each activation of `reference.activations` is one `_ActNode`: the forward and the VJP next
 # to it (`relu` and `relu_backward`, ...), named as torch's node (``ReluBackward0``; relu6 is
-# hardtanh's ``HardtanhBackward0``, selu elu's ``EluBackward0``). Its ``backward_graph`` is
-# one `_ActGradNode`, the VJP as a node whose own VJP is ``<act>_double_backward``: so
-# ``create_graph=True`` gives torch's second derivatives (one level: a third raises). With
-# ``inplace=True`` the result is written into the input tensor, which is returned; torch
-# raises for a leaf that requires grad (in grad mode), and so does the reference.
+# hardtanh's ``HardtanhBackward0``, selu elu's ``EluBackward0``, rrelu always
+# ``RreluWithNoiseBackward0``, prelu ``PreluKernelBackward0``). Its ``backward_graph`` is one
+# `_ActGradNode`, the VJP as a node whose own VJP is ``<act>_double_backward``: so
+# ``create_graph=True`` gives torch's second derivatives (one level deep). torch decomposes
+# tanhshrink (``x - tanh(x)``, ``SubBackward0``), softsign (``x / (|x| + 1)``,
+# ``DivBackward0``) and softmin (``softmax(-x)``, ``NegBackward0`` below
+# ``SoftmaxBackward0``): so does the reference, with engine operations. With
+# ``inplace=True`` the result is written into the input tensor (its ``data`` and
+# ``grad_fn``), which is returned, and the node is torch's in-place one (``EluBackward1``,
+# ``LeakyReluBackward1``, ...); torch raises for a leaf that requires grad (in grad mode),
+# and so does the reference. The reference keeps the input's values for the backward, so it
+# does not detect a later in-place change of a tensor another node saved, as torch's version
+# counter does.
 
 
 def _act_tensor(x: object) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# torch's name for the node of each activation's backward (create_graph=True)
+_ACT_DOUBLE_NODES = {
+    "relu": "ThresholdBackwardBackward0",
+    "relu6": "HardtanhBackwardBackward0",
+    "selu": "EluBackwardBackward0",
+    "celu": "EluBackwardBackward0",
+    "rrelu": "RreluWithNoiseBackwardBackward0",
+    "silu": "MulBackward0",
+    "mish": "MulBackward0",
+    "hardsigmoid": "NotImplemented",
+    "softmax": "SoftmaxBackwardDataBackward0",
+    "log_softmax": "LogSoftmaxBackwardDataBackward0",
+}
 
 
 class _ActGradNode(Function):
@@ -829,25 +854,31 @@ class _ActGradNode(Function):
 class _ActNode(Function):
     """One activation of `reference.activations` as one node named ``node``: ``forward`` runs
     ``activations.<op>(x, **options)``, ``backward`` ``activations.<op>_backward(g, x,
-    **options)``; ``backward_graph`` records that VJP as an `_ActGradNode`."""
+    **options)``; ``backward_graph`` records that VJP as an `_ActGradNode`. ``refuse``: a
+    message the backward raises with (torch's in-place leaky ReLU with a negative slope)."""
 
     name = "ReluBackward0"
 
     @staticmethod
-    def forward(ctx, x, *, op, node, options):
-        ctx.op, ctx.name, ctx.options = op, node, options
+    def forward(ctx, x, *, op, node, options, refuse=None):
+        ctx.op, ctx.name, ctx.options, ctx.refuse = op, node, options, refuse
         ctx.save_for_backward(x)
         return getattr(_act, op)(x, **options)
 
     @staticmethod
     def backward(ctx, grad):
+        if ctx.refuse:
+            raise RuntimeError(ctx.refuse)
         (x,) = ctx.saved_tensors
         return (getattr(_act, ctx.op + "_backward")(grad, x, **ctx.options),)
 
     @staticmethod
     def backward_graph(ctx, grad):
-        node = ctx.name.replace("Backward0", "BackwardBackward0").replace(
-            "Backward1", "BackwardBackward0"
+        if ctx.refuse:
+            raise RuntimeError(ctx.refuse)
+        node = _ACT_DOUBLE_NODES.get(
+            ctx.op, ctx.name.replace("Backward0", "BackwardBackward0").replace(
+                "Backward1", "BackwardBackward0")
         )
         return (
             _ActGradNode.apply(grad, ctx.inputs[0], op=ctx.op, options=ctx.options, node=node),
@@ -856,7 +887,7 @@ class _ActNode(Function):
 
 def _act_apply(
     input: Tensor, op: str, node: str, options: dict, inplace: bool = False,
-    inplace_node: str | None = None,
+    inplace_node: str | None = None, **extra: object,
 ) -> Tensor:
     """Run ``op`` as an `_ActNode`; with ``inplace`` write the result into ``input`` (its
     ``data`` and ``grad_fn``; torch's in-place node may be ``...Backward1``) and return it."""
@@ -868,7 +899,9 @@ def _act_apply(
             "a leaf Variable that requires grad is being used in an in-place operation."
         )
     name = (inplace_node or node) if inplace else node
-    out = _ActNode.apply(x, op=op, node=name, options=options)
+    # in place, the node's input is the tensor as it was (x itself is rebound below)
+    before = Tensor._wrap(x.data, x.grad_fn) if inplace and x.grad_fn is not None else x
+    out = _ActNode.apply(before, op=op, node=name, options=options, **extra)
     if not inplace:
         return out
     x.data, x.grad_fn, x._requires_grad = out.data, out.grad_fn, out.requires_grad
@@ -879,6 +912,294 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``F.relu``: $\\max(0, x)$, ``ReluBackward0`` (also in place); VJP
     `reference.activations.relu_backward` (0 at the kink)."""
     return _act_apply(input, "relu", "ReluBackward0", {}, inplace)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``F.relu6``: ``hardtanh(x, 0, 6)``, ``HardtanhBackward0``."""
+    return _act_apply(input, "relu6", "HardtanhBackward0", {}, inplace)
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """``F.hardtanh``: ``HardtanhBackward0``; the gradient is 0 at the bounds."""
+    options = {"min_val": min_val, "max_val": max_val}
+    return _act_apply(input, "hardtanh", "HardtanhBackward0", options, inplace)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``F.threshold``: ``ThresholdBackward0`` (``ThresholdBackward1`` in place); the
+    gradient is 0 where $x \\le \\text{threshold}$."""
+    options = {"threshold": threshold, "value": value}
+    return _act_apply(
+        input, "threshold", "ThresholdBackward0", options, inplace, "ThresholdBackward1"
+    )
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``F.leaky_relu``: ``LeakyReluBackward0`` (``LeakyReluBackward1`` in place, whose
+    backward raises for a negative slope, as torch's does)."""
+    refuse = None
+    if inplace and negative_slope < 0:
+        refuse = (
+            "In-place leakyReLu backward calculation is triggered with a negative slope which "
+            "is not supported."
+        )
+    return _act_apply(
+        input, "leaky_relu", "LeakyReluBackward0", {"negative_slope": negative_slope},
+        inplace, "LeakyReluBackward1", refuse=refuse,
+    )
+
+
+def rrelu(
+    input: Tensor,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+    *,
+    noise: np.ndarray | None = None,
+    generator: np.random.Generator | None = None,
+) -> Tensor:
+    """``F.rrelu``: ``RreluWithNoiseBackward0`` (``...Backward1`` in place) in training and
+    evaluation. In training the slopes come from ``noise`` (an array of the input's shape)
+    or are drawn from ``generator`` once, and the same slopes give the VJP."""
+    x = _act_tensor(input)
+    if training and noise is None:
+        rng = np.random.default_rng() if generator is None else generator
+        noise = rng.uniform(lower, upper, size=x.shape)
+    options = {"lower": lower, "upper": upper, "training": training, "noise": noise}
+    return _act_apply(
+        x, "rrelu", "RreluWithNoiseBackward0", options, inplace, "RreluWithNoiseBackward1"
+    )
+
+
+class _ActPrelu(Function):
+    """torch's ``_prelu_kernel``: ``PreluKernelBackward0``, VJP
+    `reference.activations.prelu_backward`; its graph form uses engine operations."""
+
+    name = "PreluKernelBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        ctx.save_for_backward(x, weight)
+        return _act.prelu(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _act.prelu_backward(grad, *ctx.saved_tensors)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        from reference.autograd import where
+
+        x, w = (_act_tensor(t) for t in ctx.inputs)
+        positive, negative = x.data > 0, x.data < 0
+        shape = (-1, *([1] * (x.ndim - 2))) if x.ndim >= 2 else ()
+        slope = w.reshape(shape) if x.ndim >= 2 else w.reshape(())
+        # torch's second derivatives count x = 0 as positive where the weight enters (the
+        # first derivative there is the slope): the slope at 0 is a constant here
+        at_zero = grad * Tensor(slope.data)
+        grad_input = where(positive, grad, where(negative, grad * slope, at_zero))
+        per_entry = where(negative, grad * x, 0.0)
+        if w.numel() == 1 or x.ndim < 2:
+            grad_weight = per_entry.sum().reshape(w.shape)
+        else:
+            grad_weight = per_entry.sum((0, *range(2, x.ndim))).reshape(w.shape)
+        return grad_input, grad_weight
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``F.prelu``: ``PreluKernelBackward0`` with gradients for input and weight."""
+    return _ActPrelu.apply(_act_tensor(input), weight)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``F.elu``: ``EluBackward0`` (``EluBackward1`` in place); slope $\\alpha$ at 0."""
+    return _act_apply(input, "elu", "EluBackward0", {"alpha": alpha}, inplace, "EluBackward1")
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``F.selu``: elu's node, ``EluBackward0`` (``EluBackward1`` in place)."""
+    return _act_apply(input, "selu", "EluBackward0", {}, inplace, "EluBackward1")
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``F.celu``: ``CeluBackward0`` (``CeluBackward1`` in place)."""
+    return _act_apply(input, "celu", "CeluBackward0", {"alpha": alpha}, inplace, "CeluBackward1")
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """``F.gelu``: ``GeluBackward0`` in both forms."""
+    return _act_apply(input, "gelu", "GeluBackward0", {"approximate": approximate})
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``F.silu``: ``SiluBackward0`` (also in place)."""
+    return _act_apply(input, "silu", "SiluBackward0", {}, inplace)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``F.mish``: ``MishBackward0`` (also in place)."""
+    return _act_apply(input, "mish", "MishBackward0", {}, inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``F.hardswish``: ``HardswishBackward0`` (also in place)."""
+    return _act_apply(input, "hardswish", "HardswishBackward0", {}, inplace)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``F.hardsigmoid``: ``HardsigmoidBackward0`` (also in place); no double backward."""
+    return _act_apply(input, "hardsigmoid", "HardsigmoidBackward0", {}, inplace)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """``F.sigmoid``: ``SigmoidBackward0``."""
+    return _act_apply(input, "sigmoid", "SigmoidBackward0", {})
+
+
+def tanh(input: Tensor) -> Tensor:
+    """``F.tanh``: ``TanhBackward0``."""
+    return _act_apply(input, "tanh", "TanhBackward0", {})
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``F.logsigmoid``: ``LogSigmoidBackward0``."""
+    return _act_apply(input, "logsigmoid", "LogSigmoidBackward0", {})
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``F.softplus``: ``SoftplusBackward0``; gradient $g$ on the linear branch."""
+    options = {"beta": beta, "threshold": threshold}
+    return _act_apply(input, "softplus", "SoftplusBackward0", options)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``F.hardshrink``: ``HardshrinkBackward0``; 0 on the closed $[-\\lambda, \\lambda]$."""
+    return _act_apply(input, "hardshrink", "HardshrinkBackward0", {"lambd": lambd})
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``F.softshrink``: ``SoftshrinkBackward0``; 0 on the closed $[-\\lambda, \\lambda]$."""
+    return _act_apply(input, "softshrink", "SoftshrinkBackward0", {"lambd": lambd})
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``F.tanhshrink``: torch's ``input - input.tanh()`` (``SubBackward0`` over
+    ``TanhBackward0``); VJP `reference.activations.tanhshrink_backward`."""
+    x = _act_tensor(input)
+    return x - tanh(x)
+
+
+class _ActAbs(Function):
+    """``abs``: ``AbsBackward0``, VJP $g \\operatorname{sign}(x)$ (0 at 0)."""
+
+    name = "AbsBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return (grad * np.sign(x),)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        x = _act_tensor(ctx.inputs[0])
+        return (grad * Tensor(np.sign(x.data)),)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``F.softsign``: torch's ``input / (input.abs() + 1)`` (``DivBackward0`` over
+    ``AddBackward0`` and ``AbsBackward0``); VJP `reference.activations.softsign_backward`
+    (``nan`` at $\\pm\\infty$)."""
+    x = _act_tensor(input)
+    return x / (_ActAbs.apply(x) + 1)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """``F.glu``: ``GluBackward0``."""
+    return _act_apply(input, "glu", "GluBackward0", {"dim": dim})
+
+
+class _ActToCopy(Function):
+    """``to(dtype)``: ``ToCopyBackward0``; values rounded to ``dtype`` (engine tensors hold
+    float64), the gradient passed back unchanged."""
+
+    name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, *, dtype):
+        return np.asarray(x).astype(dtype).astype(np.float64)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad,)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return (grad,)
+
+
+def _act_softmax_family(
+    op: str, node: str, input: Tensor, dim: int | None, stacklevel: int, dtype: object
+) -> Tensor:
+    """torch's softmax path: the implicit ``dim`` (with its warning), ``to(dtype)`` first
+    when ``dtype`` differs (``ToCopyBackward0``), then one ``<op>`` node along ``dim``."""
+    x = _act_tensor(input)
+    if dim is None:
+        import warnings
+
+        warnings.warn(
+            f"Implicit dimension choice for {op} has been deprecated. Change the call to "
+            "include dim=X as an argument.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    if dtype is not None and np.dtype(dtype) != np.float64:
+        x = _ActToCopy.apply(x, dtype=np.dtype(dtype))
+    return _act_apply(x, op, node, {"dim": dim})
+
+
+def softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: object = None
+) -> Tensor:
+    """``F.softmax``: ``SoftmaxBackward0``; VJP `reference.activations.softmax_backward`,
+    $y \\odot (g - \\langle g, y\\rangle)$ along ``dim``."""
+    return _act_softmax_family("softmax", "SoftmaxBackward0", input, dim, _stacklevel + 1, dtype)
+
+
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: object = None
+) -> Tensor:
+    """``F.log_softmax``: ``LogSoftmaxBackward0``; VJP $g - \\mathrm{softmax}(x)\\sum g$."""
+    return _act_softmax_family(
+        "log_softmax", "LogSoftmaxBackward0", input, dim, _stacklevel + 1, dtype
+    )
+
+
+def softmin(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: object = None
+) -> Tensor:
+    """``F.softmin``: torch's ``softmax(-input)`` (``SoftmaxBackward0`` over
+    ``NegBackward0``)."""
+    x = _act_tensor(input)
+    if dim is None:
+        import warnings
+
+        warnings.warn(
+            "Implicit dimension choice for softmin has been deprecated. Change the call to "
+            "include dim=X as an argument.",
+            UserWarning,
+            stacklevel=_stacklevel,
+        )
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    return _act_softmax_family("softmax", "SoftmaxBackward0", -x, dim, _stacklevel, dtype)
 
 
 # --- normalization and dropout (NORM) ------------------------------------------------------
@@ -990,3 +1311,706 @@ def batch_norm(
 
 
 # --- losses (LOSS) -------------------------------------------------------------------------
+#
+# Each loss records the node torch's own decomposition ends in. A fused kernel is one
+# `_LossNode`: the loss of `reference.losses` and the VJP next to it (`smooth_l1_loss` and
+# `smooth_l1_loss_backward`, ...), named as torch's node (`SmoothL1LossBackward0`). A
+# composite loss is its unreduced loss as one node named as torch's last elementwise step
+# (`AbsBackward0`, `ClampMinBackward0`, ...), then the reduction with engine operations
+# (`MeanBackward0`, `SumBackward0`). `cross_entropy` is `log_softmax` then `nll_loss`
+# (`LogSoftmaxBackward0`, `NllLossBackward0`), plus the label-smoothing term in engine
+# operations (`AddBackward0` last); it and `mse_loss` have differentiable backwards
+# (``create_graph=True``).
+
+
+def _loss_tensor(x: object) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _loss_data(x: object) -> np.ndarray | None:
+    """A constant argument's array (a tensor's data), None for None."""
+    if x is None:
+        return None
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _loss_arg(x: object) -> object:
+    """A tensor argument as given (it may require grad), anything else as an array."""
+    return x if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _loss_constant(function: str, **arguments: object) -> None:
+    """torch refuses, in grad mode, a tensor that requires grad where its loss has no
+    derivative (``weight`` of ``nll_loss``, ``target`` of ``soft_margin_loss``, ...)."""
+    for name, value in arguments.items():
+        if isinstance(value, Tensor) and value.requires_grad and _loss_grad_enabled():
+            raise ValueError(
+                f"The function '{function}' is not differentiable with respect to argument "
+                f"'{name}'. This input cannot have requires_grad True."
+            )
+
+
+def _loss_reduce(loss: Tensor, reduction: str) -> Tensor:
+    """torch's ``apply_loss_reduction``: ``mean()`` (``MeanBackward0``), ``sum()``
+    (``SumBackward0``) or the unreduced loss."""
+    _loss._check_reduction(reduction)
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _loss_sum_to(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum ``g`` back to a broadcast operand's ``shape`` with engine operations."""
+    lead = g.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
+    )
+    return (g.sum(dims, keepdim=True) if dims else g).reshape(shape)
+
+
+class _LossNode(Function):
+    """One loss of `reference.losses` as one node named ``node``: ``forward`` runs
+    ``losses.<loss>(*arrays, **options)``, ``backward`` its VJP
+    ``losses.<loss>_backward(grad, *arrays, **options)``, which returns a gradient for the
+    positional arrays (inputs and differentiable targets; constants go in ``options``)."""
+
+    name = "LossBackward"
+
+    @staticmethod
+    def forward(ctx, *arrays, loss, node, options):
+        ctx.name, ctx.loss, ctx.options = node, loss, options
+        ctx.present = tuple(a is not None for a in arrays)
+        ctx.save_for_backward(*[a for a in arrays if a is not None])
+        return getattr(_loss, loss)(*arrays, **options)
+
+    @staticmethod
+    def backward(ctx, grad):
+        saved = iter(ctx.saved_tensors)
+        arrays = [next(saved) if present else None for present in ctx.present]
+        grads = getattr(_loss, ctx.loss + "_backward")(grad, *arrays, **ctx.options)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return (tuple(grads) + (None,) * len(arrays))[: len(arrays)]
+
+
+def _loss_composite(loss: str, node: str, arrays: tuple, options: dict, reduction: str):
+    """A composite loss: the unreduced loss as one ``node``, then the reduction."""
+    _loss._check_reduction(reduction)
+    out = _LossNode.apply(*arrays, loss=loss, node=node, options={**options, "reduction": "none"})
+    return _loss_reduce(out, reduction)
+
+
+def _loss_weighted(loss: Tensor, weight: object, input: Tensor, reduction: str, by_weight: bool):
+    """torch's (2.11+) weighted l1/mse/huber: ``loss * weight`` (``MulBackward0``); the mean
+    is ``sum / sum(weight)`` (``DivBackward0``, l1 and mse) or ``mean()`` (huber)."""
+    w = _loss_tensor(weight)
+    _loss._check_same_size_weight(w.data, input.shape)
+    _loss._check_reduction(reduction)
+    weighted = loss * w
+    if reduction != "mean" or not by_weight:
+        return _loss_reduce(weighted, reduction)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return weighted.sum() / w.sum()
+
+
+class _LossMse(Function):
+    """``mse_loss``'s kernel node, ``MseLossBackward0``; VJP `reference.losses.mse_loss_backward`
+    and its restatement with engine operations (double backward)."""
+
+    name = "MseLossBackward0"
+
+    @staticmethod
+    def forward(ctx, input, target, *, reduction):
+        ctx.reduction = reduction
+        ctx.save_for_backward(input, target)
+        return _loss.mse_loss(input, target, reduction=reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return _loss.mse_loss_backward(grad, x, y, ctx.reduction)[:2]
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        x, y = (_loss_tensor(a) for a in ctx.inputs)
+        d = x - y
+        with np.errstate(divide="ignore"):
+            scale = np.divide(2.0, d.data.size) if ctx.reduction == "mean" else 2.0
+        gd = d * grad * float(scale)
+        return _loss_sum_to(gd, x.shape), _loss_sum_to(-gd, y.shape)
+
+
+class _LossLogSoftmax(Function):
+    """``log_softmax`` as ``cross_entropy`` starts, ``LogSoftmaxBackward0``: VJP
+    ``g - softmax(x) sum(g)`` from the result (and the same with engine operations)."""
+
+    name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, x, *, dim):
+        ctx.dim = dim
+        out = _loss._log_softmax(x, dim)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return (_loss._log_softmax_backward(grad, out, ctx.dim),)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return (grad - ctx.output.exp() * grad.sum(ctx.dim, keepdim=True),)
+
+
+class _LossNll(Function):
+    """``nll_loss``'s kernel node (``NllLossBackward0``, or ``node``), VJP
+    `reference.losses.nll_loss_backward`; that VJP is linear in the upstream gradient, and
+    ``backward_graph`` records it as one node (`_LossNllGrad`) as torch does."""
+
+    name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, input, target, *, weight, ignore_index, reduction, node):
+        ctx.name = node
+        ctx.options = dict(weight=weight, ignore_index=ignore_index, reduction=reduction)
+        ctx.save_for_backward(input, target)
+        return _loss.nll_loss(input, target, **ctx.options)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        return _loss.nll_loss_backward(grad, x, t, **ctx.options), None
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        x, t = _loss_data(ctx.inputs[0]), _loss_data(ctx.inputs[1])
+        return _LossNllGrad.apply(grad, x=x, target=t, options=ctx.options), None
+
+
+class _LossNllGrad(Function):
+    """``nll_loss_backward`` as a function of the upstream gradient (torch's
+    ``NllLossBackwardBackward0``): linear, so its VJP is ``nll_loss`` of the incoming
+    gradient with the same target, weight and reduction (NaN for a 'mean' whose kept
+    weights sum to 0, as torch's); the input's second derivative is 0."""
+
+    name = "NllLossBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, *, x, target, options):
+        ctx.target, ctx.options = target, options
+        return _loss.nll_loss_backward(grad, x, target, **options)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return (_loss.nll_loss(gg, ctx.target, **ctx.options),)
+
+    @staticmethod
+    def backward_graph(ctx, gg):
+        return (_LossNll.apply(gg, ctx.target, node="NllLossBackward0", **ctx.options),)
+
+
+class _LossDivScalar(Function):
+    """Division by a number in torch's C++ (``div.Scalar``): ``DivBackward1``."""
+
+    name = "DivBackward1"
+
+    @staticmethod
+    def forward(ctx, x, *, divisor):
+        ctx.divisor = divisor
+        return np.asarray(x / divisor)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad / ctx.divisor,)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return (grad / float(ctx.divisor),)
+
+
+class _LossMaskedFill(Function):
+    """``masked_fill(mask, 0)`` (``MaskedFillBackward0``): the VJP fills the gradient the
+    same way, at every order (an infinite gradient at a masked entry stays out: selected,
+    not multiplied by 0)."""
+
+    name = "MaskedFillBackward0"
+
+    @staticmethod
+    def forward(ctx, x, *, mask):
+        ctx.mask = mask
+        return np.where(mask, np.zeros((), np.asarray(x).dtype), x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (np.where(ctx.mask, np.zeros((), grad.dtype), grad),)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return (_LossMaskedFill.apply(grad, mask=ctx.mask),)
+
+
+class _LossSqueeze(Function):
+    """``squeeze(dim)`` of a size-1 dim: ``SqueezeBackward1`` (an unbatched ``ctc_loss``)."""
+
+    name = "SqueezeBackward1"
+
+    @staticmethod
+    def forward(ctx, x, *, dim):
+        ctx.dim = dim
+        return np.squeeze(x, dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (np.expand_dims(grad, ctx.dim),)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return (grad.unsqueeze(ctx.dim),)
+
+
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """``F.l1_loss``: ``|x - y|`` as one ``AbsBackward0`` node (VJP
+    `reference.losses.l1_loss_backward`), then ``MeanBackward0`` or ``SumBackward0``; with
+    ``weight``, torch's decomposition (``MulBackward0``, and ``DivBackward0`` for the
+    mean)."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    x, y = _loss_tensor(input), _loss_arg(target)
+    if weight is None:
+        return _loss_composite("l1_loss", "AbsBackward0", (x, y), {}, reduction)
+    loss = _LossNode.apply(x, y, loss="l1_loss", node="AbsBackward0",
+                           options={"reduction": "none"})
+    return _loss_weighted(loss, weight, x, reduction, by_weight=True)
+
+
+def mse_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """``F.mse_loss``: one ``MseLossBackward0`` node with a differentiable backward; with
+    ``weight``, torch's decomposition ``(x - y) ** 2 * weight`` in engine operations."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    x, y = _loss_tensor(input), _loss_arg(target)
+    if weight is None:
+        return _LossMse.apply(x, y, reduction=reduction)
+    _loss._pointwise_pair(x.data, _loss_data(y), warn=True)  # the size warning, shape checks
+    return _loss_weighted((x - y) ** 2, weight, x, reduction, by_weight=True)
+
+
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """``F.smooth_l1_loss``: one ``SmoothL1LossBackward0`` node; ``beta = 0`` is torch's
+    `l1_loss` (``AbsBackward0`` and the reduction)."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    x, y = _loss_tensor(input), _loss_arg(target)
+    if beta == 0:
+        return _loss_composite("l1_loss", "AbsBackward0", (x, y), {}, reduction)
+    return _LossNode.apply(x, y, loss="smooth_l1_loss", node="SmoothL1LossBackward0",
+                           options={"reduction": reduction, "beta": beta})
+
+
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
+    """``F.huber_loss``: one ``HuberLossBackward0`` node; with ``weight`` the unreduced node
+    times the weight (``MulBackward0``) and ``mean()``/``sum()``."""
+    x, y = _loss_tensor(input), _loss_arg(target)
+    if weight is None:
+        return _LossNode.apply(x, y, loss="huber_loss", node="HuberLossBackward0",
+                               options={"reduction": reduction, "delta": delta})
+    loss = _LossNode.apply(x, y, loss="huber_loss", node="HuberLossBackward0",
+                           options={"reduction": "none", "delta": delta})
+    return _loss_weighted(loss, weight, x, reduction, by_weight=False)
+
+
+def poisson_nll_loss(
+    input: Tensor,
+    target: Tensor,
+    log_input: bool = True,
+    full: bool = False,
+    size_average: bool | None = None,
+    eps: float = 1e-8,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.poisson_nll_loss``: the unreduced loss as one node (``SubBackward0``, or
+    ``AddBackward0`` with ``full``), then the reduction."""
+    reduction = _loss._reduction(size_average, reduce, reduction, alias=False)
+    node = "AddBackward0" if full else "SubBackward0"
+    options = {"log_input": log_input, "full": full, "eps": eps}
+    return _loss_composite("poisson_nll_loss", node, (_loss_tensor(input), _loss_arg(target)),
+                           options, reduction)
+
+
+def kl_div(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """``F.kl_div``: the unreduced loss as one node (``SubBackward0``, ``MulBackward0`` with
+    ``log_target``), then ``mean()``, ``sum()``, or for ``'batchmean'`` the sum divided by
+    the batch size (``DivBackward0``; a 0-d input's sum is not divided)."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    _loss._check_reduction(reduction, (*_loss._REDUCTIONS, "batchmean"))
+    x = _loss_tensor(input)
+    out = _LossNode.apply(x, _loss_arg(target), loss="kl_div",
+                          node="MulBackward0" if log_target else "SubBackward0",
+                          options={"reduction": "none", "log_target": log_target})
+    if reduction != "batchmean":
+        return _loss_reduce(out, reduction)
+    total = out.sum()
+    if x.ndim == 0:
+        return total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return total / x.shape[0]
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.binary_cross_entropy``: one ``BinaryCrossEntropyBackward0`` node (input and
+    target differentiable; a ``weight`` that requires grad raises, as in torch)."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    _loss_constant("binary_cross_entropy", weight=weight)
+    return _LossNode.apply(
+        _loss_tensor(input), _loss_arg(target), loss="binary_cross_entropy",
+        node="BinaryCrossEntropyBackward0",
+        options={"weight": _loss_data(weight), "reduction": reduction},
+    )
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """``F.binary_cross_entropy_with_logits``: one ``BinaryCrossEntropyWithLogitsBackward0``
+    node (``weight`` and ``pos_weight`` are constants)."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    _loss_constant("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
+    options = {"weight": _loss_data(weight), "reduction": reduction,
+               "pos_weight": _loss_data(pos_weight)}
+    return _LossNode.apply(_loss_tensor(input), _loss_arg(target),
+                           loss="binary_cross_entropy_with_logits",
+                           node="BinaryCrossEntropyWithLogitsBackward0", options=options)
+
+
+def _loss_nll(logp: Tensor, target: np.ndarray, weight: np.ndarray | None, ignore_index: int,
+              reduction: str) -> Tensor:
+    """torch's ``nll_loss_nd``: ``nll_loss`` on (C,) and (N, C) (``NllLossBackward0``),
+    ``nll_loss2d`` on 4-D (``NllLoss2DBackward0``); other ranks viewed as (N, C, 1, -1) for
+    ``nll_loss2d`` and, unreduced, viewed back (``ViewBackward0``)."""
+    options = dict(weight=weight, ignore_index=ignore_index, reduction=reduction)
+    if logp.ndim <= 2:
+        return _LossNll.apply(logp, target, node="NllLossBackward0", **options)
+    if logp.ndim == 4:
+        return _LossNll.apply(logp, target, node="NllLoss2DBackward0", **options)
+    _loss._class_target(logp.data, np.asarray(target), weight)  # torch's checks, unflattened
+    n, c, spatial = logp.shape[0], logp.shape[1], logp.shape[2:]
+    size = int(np.prod(spatial))
+    out = _LossNll.apply(logp.reshape(n, c, 1, size), np.reshape(target, (n, 1, size)),
+                         node="NllLoss2DBackward0", **options)
+    return out.view(n, *spatial) if reduction == "none" else out
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.nll_loss``: ``NllLossBackward0`` (``NllLoss2DBackward0`` from 3-D input, and a
+    ``ViewBackward0`` after it for unreduced 3-D and 5-D+ input), VJP
+    `reference.losses.nll_loss_backward`; ``weight`` is a constant."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    _loss._check_reduction(reduction)
+    _loss_constant("nll_loss_forward", weight=weight)
+    return _loss_nll(_loss_tensor(input), _loss_data(target), _loss_data(weight), ignore_index,
+                     reduction)
+
+
+def _loss_ce_probabilities(logp: Tensor, target: object, weight: object, ignore_index: int,
+                           reduction: str, smoothing: float) -> Tensor:
+    """torch's ``cross_entropy_loss_prob_target``: ``-(logp * q * w).sum(class_dim)``
+    (``NegBackward0``), its ``-sum()`` (``NegBackward0``) or ``-sum() / (numel / C)``
+    (``DivBackward1``), with ``q`` smoothed; the target and the weight are differentiable."""
+    class_dim = 0 if logp.ndim == 1 else 1
+    n_classes = logp.shape[class_dim]
+    _loss._check_probability_target(_loss_data(target), _loss_data(weight), ignore_index,
+                                    n_classes)
+    q = _loss_tensor(target)
+    if smoothing > 0:
+        q = q * (1 - smoothing) + smoothing / n_classes
+    product = logp * q
+    if weight is not None:
+        shape = [1] * logp.ndim
+        shape[class_dim] = n_classes
+        product = product * _loss_tensor(weight).reshape(shape)
+    if reduction == "none":
+        return -product.sum(class_dim)
+    if reduction == "sum" or logp.data.size == 0:
+        total = product.sum()
+        return -total if reduction == "sum" else -(total * 0.0 + float("nan"))
+    return _LossDivScalar.apply(-product.sum(), divisor=logp.data.size // n_classes)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """``F.cross_entropy`` as torch decomposes it: ``log_softmax`` over the class dim
+    (``LogSoftmaxBackward0``), then `nll_loss` for class indices (``NllLossBackward0``,
+    ``NllLoss2DBackward0`` on 4-D input) or ``-(logp * q * w)`` summed for probabilities
+    (``NegBackward0``, ``DivBackward1`` for the mean); label smoothing with class indices
+    adds ``eps / C`` times ``-sum_c w_c logp_c`` (reduced with the nll's denominator) to
+    ``(1 - eps)`` times the nll: ``AddBackward0``. Every node has a differentiable backward;
+    the gradient is `reference.losses.cross_entropy_backward`'s."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    _loss._check_reduction(reduction)
+    x, t = _loss_tensor(input), _loss_arg(target)
+    t_data, w_data = _loss_data(t), _loss_data(weight)
+    if not np.issubdtype(x.data.dtype, np.floating) or x.ndim == 0:
+        _loss.cross_entropy(x.data, t_data, w_data, reduction=reduction)  # raises
+    class_dim = 0 if x.ndim == 1 else 1
+    n_classes = x.shape[class_dim]
+    smoothing = label_smoothing > 0  # False for 0, negative and NaN smoothing, as in torch
+    if smoothing and label_smoothing > 1:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    logp = _LossLogSoftmax.apply(x, dim=class_dim)
+    if x.shape == t_data.shape:
+        return _loss_ce_probabilities(logp, t, weight, ignore_index, reduction,
+                                      label_smoothing if smoothing else 0.0)
+    _loss_constant("nll_loss_forward", weight=weight)
+    nll = _loss_nll(logp, t_data, w_data, ignore_index, reduction)
+    if not smoothing:
+        return nll
+    shape = [1] * x.ndim
+    shape[class_dim] = n_classes
+    w = Tensor(np.ones(shape) if w_data is None else np.reshape(w_data, shape))
+    per_sample = -(logp * w).sum(class_dim)
+    if reduction == "none" and t_data.shape != per_sample.shape:  # (C,) input, (1,) target
+        _loss.cross_entropy(x.data, t_data, w_data, ignore_index=ignore_index,
+                            reduction=reduction, label_smoothing=label_smoothing)  # raises
+    labels = t_data.astype(np.int64).reshape(per_sample.shape)
+    ignored = labels == ignore_index
+    smooth = _LossMaskedFill.apply(per_sample, mask=ignored)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if reduction == "mean":
+            kept = labels[~ignored]
+            smooth = smooth.sum() / float(kept.size if w_data is None else w_data[kept].sum())
+        elif reduction == "sum":
+            smooth = smooth.sum()
+        share = float(np.divide(label_smoothing, n_classes))
+        return nll * (1 - label_smoothing) + smooth * share
+
+
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.margin_ranking_loss``: ``clamp_min(-y (x1 - x2) + margin, 0)`` as one
+    ``ClampMinBackward0`` node, then the reduction (all three differentiable)."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    arrays = (_loss_tensor(input1), _loss_arg(input2), _loss_arg(target))
+    return _loss_composite("margin_ranking_loss", "ClampMinBackward0", arrays,
+                           {"margin": margin}, reduction)
+
+
+def hinge_embedding_loss(
+    input: Tensor,
+    target: Tensor,
+    margin: float = 1.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.hinge_embedding_loss``: the unreduced loss as one ``AddBackward0`` node (the
+    target only selects terms: a constant), then the reduction."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    return _loss_composite("hinge_embedding_loss", "AddBackward0",
+                           (_loss_tensor(input), _loss_data(target)), {"margin": margin},
+                           reduction)
+
+
+def soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.soft_margin_loss``: one ``SoftMarginLossBackward0`` node (a target that requires
+    grad raises, as in torch)."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    _loss_constant("soft_margin_loss", target=target)
+    return _LossNode.apply(_loss_tensor(input), _loss_data(target), loss="soft_margin_loss",
+                           node="SoftMarginLossBackward0", options={"reduction": reduction})
+
+
+def multilabel_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.multilabel_margin_loss``: one ``MultilabelMarginLossBackward0`` node."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    return _LossNode.apply(_loss_tensor(input), _loss_data(target),
+                           loss="multilabel_margin_loss", node="MultilabelMarginLossBackward0",
+                           options={"reduction": reduction})
+
+
+def multilabel_soft_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.multilabel_soft_margin_loss`` (a Python decomposition in torch): the per-sample
+    loss ``sum(...) / C`` as one ``DivBackward0`` node, then the reduction; input, target
+    and weight differentiable."""
+    reduction = _loss._reduction(size_average, reduce, reduction, alias=False)
+    arrays = (_loss_tensor(input), _loss_arg(target),
+              None if weight is None else _loss_arg(weight))
+    return _loss_composite("multilabel_soft_margin_loss", "DivBackward0", arrays, {}, reduction)
+
+
+def cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Tensor,
+    margin: float = 0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.cosine_embedding_loss``: the unreduced loss as one ``AddBackward0`` node (the
+    target is a constant), then the reduction."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    arrays = (_loss_tensor(input1), _loss_arg(input2), _loss_data(target))
+    return _loss_composite("cosine_embedding_loss", "AddBackward0", arrays, {"margin": margin},
+                           reduction)
+
+
+def multi_margin_loss(
+    input: Tensor,
+    target: Tensor,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.multi_margin_loss``: one ``MultiMarginLossBackward0`` node (``weight`` is a
+    constant)."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    _loss_constant("multi_margin_loss", weight=weight)
+    options = {"p": p, "margin": margin, "weight": _loss_data(weight), "reduction": reduction}
+    return _LossNode.apply(_loss_tensor(input), _loss_data(target), loss="multi_margin_loss",
+                           node="MultiMarginLossBackward0", options=options)
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``F.triplet_margin_loss``: ``clamp_min(margin + d(a, pos) - d(a, neg), 0)`` as one
+    ``ClampMinBackward0`` node, then the reduction."""
+    reduction = _loss._reduction(size_average, reduce, reduction)
+    arrays = (_loss_tensor(anchor), _loss_arg(positive), _loss_arg(negative))
+    options = {"margin": margin, "p": p, "eps": eps, "swap": swap}
+    return _loss_composite("triplet_margin_loss", "ClampMinBackward0", arrays, options,
+                           reduction)
+
+
+def ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Tensor,
+    target_lengths: Tensor,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
+    """``F.ctc_loss`` as torch runs it: an unbatched (T, C) input unsqueezed to (T, 1, C);
+    the per-sample losses as one ``CtcLossBackward0`` node (VJP
+    `reference.losses.ctc_loss_backward`: the true derivative, which differs from torch's by
+    ``exp(log_probs)`` until a ``log_softmax`` before it absorbs the difference); with
+    ``zero_infinity`` ``where(loss == inf, 0, loss)`` (``WhereBackward0``); then
+    ``(loss / max(target_lengths, 1)).mean()``, ``sum()``, or ``squeeze(0)`` of an unbatched
+    unreduced loss (``SqueezeBackward1``)."""
+    _loss._check_reduction(reduction)
+    lp = _loss_tensor(log_probs)
+    t, lengths, t_lengths = (_loss_data(a) for a in (targets, input_lengths, target_lengths))
+    unbatched = lp.ndim == 2
+    if unbatched:
+        lp, t = lp.unsqueeze(1), np.reshape(t, (1, -1))
+    options = {"blank": blank, "reduction": "none", "zero_infinity": zero_infinity}
+    loss = _LossNode.apply(lp, t, lengths, t_lengths, loss="ctc_loss", node="CtcLossBackward0",
+                           options=options)
+    if zero_infinity:
+        loss = _loss_where(loss.data == np.inf, 0.0, loss)
+    if reduction == "mean":
+        divisor = np.maximum(np.reshape(t_lengths, -1), 1).astype(np.float64)
+        return (loss / Tensor(divisor)).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return _LossSqueeze.apply(loss, dim=0) if unbatched else loss

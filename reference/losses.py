@@ -194,6 +194,108 @@ def _weighted_by_sum(
     return _reduce(loss, reduction)
 
 
+# --- backward helpers -----------------------------------------------------------------------
+#
+# Each loss's vector-Jacobian product (VJP) sits right after its forward, as
+# ``<loss>_backward(grad_output, <the forward's arrays>, <its options>)``: ``grad_output`` has
+# the shape of the loss the forward returned (0-d after 'mean' or 'sum'), and the result is
+# the gradient of ``sum(grad_output * loss)`` with respect to each array torch differentiates
+# (a tuple in the forward's order, ``None`` for an absent or integer array). The deprecated
+# ``size_average``/``reduce`` flags are not taken: pass the reduction they select.
+
+CLAMP_MIN_PASSES_AT_ZERO: bool = False
+"""Whether ``clamp_min(z, 0)`` passes the gradient at its corner ``z = 0``: the hinge of
+`margin_ranking_loss`, `hinge_embedding_loss`, `cosine_embedding_loss` and
+`triplet_margin_loss`. ``False`` describes torch 2.14 (no gradient at the corner, as ReLU);
+torch 2.4 to 2.13 passed it (``z >= 0``)."""
+
+_BCE_EPSILON = float(np.float32(1e-12))  # torch's `constexpr float EPSILON = 1e-12`
+
+
+def _sgn(x: np.ndarray) -> np.ndarray:
+    """torch's ``sign``/``sgn``: -1, 0 or 1, and 0 for NaN (``(0 < x) - (x < 0)``)."""
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+def _clamp_passes(z: np.ndarray) -> np.ndarray:
+    """Where ``clamp_min(z, 0)`` lets the gradient through (NaN never does)."""
+    return z >= 0 if CLAMP_MIN_PASSES_AT_ZERO else z > 0
+
+
+def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a gradient of a broadcast result back to an operand's ``shape``."""
+    g = np.asarray(g)
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(shape)
+
+
+def _grad_of_reduction(
+    grad_output: np.ndarray,
+    shape: tuple[int, ...],
+    reduction: str,
+    dtype: np.dtype,
+    divisor: float | np.ndarray | None = None,
+) -> np.ndarray:
+    r"""The VJP of the reduction: the gradient reaching each element of the unreduced loss
+    $\ell$ of ``shape``. ``'none'``: $g$ itself (of that shape); ``'sum'``: the 0-d $g$ at
+    every element; ``'mean'``: $g / n$ there, $n$ the forward's divisor (``divisor``, by
+    default the number of elements)."""
+    g = np.asarray(grad_output, dtype=dtype)
+    _check_reduction(reduction)
+    if reduction == "none":
+        if g.shape != tuple(shape):
+            raise ValueError(
+                f"grad_output of shape {g.shape} for an unreduced loss of shape {tuple(shape)}"
+            )
+        return g
+    if g.size != 1:
+        raise ValueError(f"grad_output of a reduced loss must have one element, got {g.shape}")
+    g = g.reshape(())
+    if reduction == "mean":
+        g = _divide(g, math.prod(shape) if divisor is None else divisor)
+    return np.broadcast_to(g, shape)
+
+
+def _log_softmax_backward(grad: np.ndarray, log_p: np.ndarray, axis: int) -> np.ndarray:
+    r"""VJP of ``log_softmax`` along ``axis`` from its result:
+    $\bar x = \bar y - \operatorname{softmax}(x) \sum \bar y$."""
+    return grad - np.exp(log_p) * grad.sum(axis=axis, keepdims=True)
+
+
+def _pointwise_backward(
+    grad_output: np.ndarray,
+    dloss: np.ndarray,
+    loss: np.ndarray,
+    input_shape: tuple[int, ...],
+    target_shape: tuple[int, ...],
+    weight: np.ndarray | None,
+    reduction: str,
+    mean_by_weight: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""The VJP of a loss $\ell(d)$ of $d = x - y$ (broadcast), optionally weighted:
+    $\bar x = \bar\ell\, w\, \ell'(d)$ summed back to the input's shape, $\bar y = -\bar x$
+    (to the target's), and $\bar w = \bar\ell\,\ell(d)$. ``mean_by_weight``: the weighted mean
+    is $\sum w\ell / \sum w$ (l1, mse), whose $\bar w$ also has $-g \sum w\ell / (\sum w)^2$."""
+    if weight is None:
+        gl = _grad_of_reduction(grad_output, loss.shape, reduction, loss.dtype)
+        gd = gl * dloss
+        return _sum_to(gd, input_shape), _sum_to(-gd, target_shape), None
+    w = _check_same_size_weight(weight, input_shape)
+    if reduction == "mean" and mean_by_weight:
+        g = np.asarray(grad_output, loss.dtype).reshape(())
+        total, weights = (loss * w).sum(), w.sum()
+        gl = np.broadcast_to(_divide(g, weights), loss.shape)
+        gw = _sum_to(gl * loss, w.shape) - _divide(g * total, weights * weights)
+    else:
+        gl = _grad_of_reduction(grad_output, loss.shape, reduction, loss.dtype)
+        gw = _sum_to(gl * loss, w.shape)
+    gd = gl * w * dloss
+    return _sum_to(gd, input_shape), _sum_to(-gd, target_shape), gw.astype(loss.dtype)
+
+
 # --- regression losses ----------------------------------------------------------------------
 
 
@@ -219,6 +321,30 @@ def l1_loss(
 
 
 @_ieee
+def l1_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    reduction: str = "mean",
+    weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""VJP of `l1_loss`: $\bar x = \bar\ell\, w \operatorname{sign}(x - y)$ (0 where
+    $x = y$, and where $x - y$ is NaN: torch's sign of NaN is 0), $\bar y = -\bar x$ (each
+    summed back to its shape when they broadcast), and $\bar w = \bar\ell\,|x - y|$; the
+    weighted mean $\sum w\ell / \sum w$ also gives $w$ the quotient rule's
+    $-g\sum w\ell / (\sum w)^2$.
+
+    Returns:
+        ``(grad_input, grad_target, grad_weight)``, ``grad_weight`` None without ``weight``.
+    """
+    reduction = _reduction(None, None, reduction)
+    x, y = _pointwise_pair(input, target, warn=False)
+    d = x - y
+    return _pointwise_backward(grad_output, _sgn(d), np.abs(d), np.shape(input),
+                               np.shape(target), weight, reduction, mean_by_weight=True)
+
+
+@_ieee
 def mse_loss(
     input: np.ndarray,
     target: np.ndarray,
@@ -237,6 +363,28 @@ def mse_loss(
     x, y = _pointwise_pair(input, target, warn=True)
     loss = (x - y) ** 2
     return _weighted_by_sum(loss, weight, np.shape(input), reduction)
+
+
+@_ieee
+def mse_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    reduction: str = "mean",
+    weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""VJP of `mse_loss`: $\bar x = 2\,\bar\ell\, w\,(x - y)$, $\bar y = -\bar x$ (summed
+    back to each shape), $\bar w = \bar\ell\,(x - y)^2$ (with the quotient rule's term for the
+    weighted mean, as in `l1_loss_backward`).
+
+    Returns:
+        ``(grad_input, grad_target, grad_weight)``, ``grad_weight`` None without ``weight``.
+    """
+    reduction = _reduction(None, None, reduction)
+    x, y = _pointwise_pair(input, target, warn=False)
+    d = x - y
+    return _pointwise_backward(grad_output, 2 * d, d * d, np.shape(input), np.shape(target),
+                               weight, reduction, mean_by_weight=True)
 
 
 @_ieee
@@ -261,6 +409,34 @@ def smooth_l1_loss(
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             loss = np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)  # tiny beta: inf
     return _reduce(loss.astype(d.dtype), reduction)
+
+
+@_ieee
+def smooth_l1_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `smooth_l1_loss`: with $d = x - y$,
+    $\bar x = \bar\ell\, d / \beta$ where $|d| < \beta$ and $\bar\ell \operatorname{sign}(d)$
+    elsewhere (the two agree at $|d| = \beta$), $\bar y = -\bar x$; ``beta = 0`` is
+    `l1_loss_backward` (0 at $d = 0$).
+
+    Returns:
+        ``(grad_input, grad_target)``.
+    """
+    reduction = _reduction(None, None, reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
+    if beta == 0:
+        return l1_loss_backward(grad_output, input, target, reduction)[:2]
+    x, y = _pointwise_pair(input, target, warn=False)
+    d = x - y
+    gl = _grad_of_reduction(grad_output, d.shape, reduction, d.dtype)
+    gd = np.where(np.abs(d) < beta, gl * d / beta, gl * np.sign(d))
+    return _sum_to(gd, np.shape(input)), _sum_to(-gd, np.shape(target))
 
 
 @_ieee
@@ -290,6 +466,34 @@ def huber_loss(
 
 
 @_ieee
+def huber_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""VJP of `huber_loss`: $\bar x = \bar\ell\, w \operatorname{clamp}(d, -\delta, \delta)$
+    with $d = x - y$ (continuous at $|d| = \delta$), $\bar y = -\bar x$, and
+    $\bar w = \bar\ell\,\mathrm{Huber}_\delta(d)$ (the weighted mean divides by the number of
+    elements).
+
+    Returns:
+        ``(grad_input, grad_target, grad_weight)``, ``grad_weight`` None without ``weight``.
+    """
+    reduction = _reduction(None, None, reduction)
+    if delta <= 0:
+        raise ValueError(f"huber_loss does not support non-positive values for delta, got {delta}")
+    x, y = _pointwise_pair(input, target, warn=False)
+    d = x - y
+    slope = np.where(d <= -delta, -delta, np.where(d >= delta, delta, d)).astype(d.dtype)
+    loss = np.where(np.abs(d) <= delta, 0.5 * d * d, delta * (np.abs(d) - 0.5 * delta))
+    return _pointwise_backward(grad_output, slope, loss.astype(d.dtype), np.shape(input),
+                               np.shape(target), weight, reduction, mean_by_weight=False)
+
+
+@_ieee
 def poisson_nll_loss(
     input: np.ndarray,
     target: np.ndarray,
@@ -313,6 +517,42 @@ def poisson_nll_loss(
             stirling = safe * np.log(safe) - safe + 0.5 * np.log(2 * math.pi * safe)
             loss = loss + np.where(y > 1, stirling, 0)
     return _reduce(loss.astype(np.result_type(x, y)), reduction)
+
+
+@_ieee
+def poisson_nll_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `poisson_nll_loss`: $\bar x = \bar\ell\,(e^x - y)$ and $\bar y = -\bar\ell\,x$
+    (``log_input``), or $\bar x = \bar\ell\,(1 - y / (x + \epsilon))$ and
+    $\bar y = -\bar\ell \log(x + \epsilon)$; ``full`` adds
+    $\bar\ell\,(\log y + \frac{1}{2y})$ to $\bar y$ where $y > 1$, and, as torch
+    differentiates the masked Stirling term through $y \log y$, NaN where $y = 0$
+    ($0 \cdot \log 0$).
+
+    Returns:
+        ``(grad_input, grad_target)``.
+    """
+    reduction = _reduction(None, None, reduction, alias=False)
+    x, y = _pointwise_pair(input, target, warn=False)
+    dtype = np.result_type(x, y)
+    gl = _grad_of_reduction(grad_output, x.shape, reduction, dtype)
+    if log_input:
+        gx, gy = gl * np.exp(x) - gl * y, -gl * x
+    else:
+        gx, gy = gl - gl * y / (x + eps), -gl * np.log(x + eps)
+    if full:  # torch's autograd through y log y - y + log(2 pi y) / 2, masked where y <= 1
+        s = np.where(y <= 1, 0, gl)
+        two_pi = 2 * math.pi
+        gy = gy + s * np.log(y) + s * y / y - s + two_pi * (0.5 * s / (two_pi * y))
+    return (_sum_to(gx, np.shape(input)).astype(dtype),
+            _sum_to(gy, np.shape(target)).astype(dtype))
 
 
 # --- probabilistic classification losses ----------------------------------------------------
@@ -424,6 +664,39 @@ def nll_loss(
 
 
 @_ieee
+def nll_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> np.ndarray:
+    r"""VJP of `nll_loss` with respect to the input (the target and ``weight`` are not
+    differentiable): $\bar x_{i,c} = -w_{y_i}\,\bar\ell_i$ at the target class $c = y_i$ and
+    0 elsewhere and for ignored targets, where $\bar\ell_i$ is $g_i$ (``'none'``), $g$
+    (``'sum'``) or $g / \sum_{i \text{ kept}} w_{y_i}$ (``'mean'``: the forward's divisor)."""
+    reduction = _reduction(None, None, reduction)
+    _check_reduction(reduction)
+    input, target = np.asarray(input), np.asarray(target)
+    class_dim, n_classes, target = _class_target(input, target, weight)
+    if input.ndim == 1 and target.ndim == 1:  # a (C,) input with a (1,) target: a 0-d loss
+        target = target.reshape(())
+    ignored = target == ignore_index
+    out_of_range = ~ignored & ((target < 0) | (target >= n_classes))
+    if out_of_range.any():
+        raise IndexError(f"Target {target[out_of_range].flat[0]} is out of bounds.")
+    safe = np.where(ignored, 0, target)
+    w = np.ones((), input.dtype) if weight is None or n_classes == 0 else np.asarray(weight)[safe]
+    w = np.where(ignored, 0, w).astype(input.dtype)
+    g = _grad_of_reduction(grad_output, target.shape, reduction, input.dtype, divisor=w.sum())
+    coefficient = np.where(ignored, 0, -(w * g)).astype(input.dtype)
+    onehot = np.arange(n_classes) == safe[..., None]  # classes last
+    grad = np.where(onehot, coefficient[..., None], 0).astype(input.dtype)
+    return np.moveaxis(grad, -1, class_dim)
+
+
+@_ieee
 def cross_entropy(
     input: np.ndarray,
     target: np.ndarray,
@@ -494,6 +767,24 @@ def cross_entropy(
         return np.asarray((1 - label_smoothing) * nll + share * smooth, input.dtype)
 
 
+def _check_probability_target(
+    target: np.ndarray, weight: np.ndarray | None, ignore_index: int, n_classes: int
+) -> None:
+    """What cross_entropy checks of a class-probability target (of the input's shape)."""
+    if not np.issubdtype(np.asarray(target).dtype, np.floating):
+        raise TypeError(
+            "Expected floating point type for target with class probabilities, got "
+            f"{_name(np.asarray(target).dtype)}"
+        )
+    if ignore_index >= 0:
+        raise ValueError("ignore_index is not supported for floating point target")
+    if weight is not None and np.shape(weight) != (n_classes,):
+        raise ValueError(
+            f"cross_entropy: weight tensor should be defined either for all {n_classes} classes "
+            f"or no classes but got weight tensor of shape: {list(np.shape(weight))}"
+        )
+
+
 def _cross_entropy_probs(
     logp: np.ndarray,
     target: np.ndarray,
@@ -503,20 +794,9 @@ def _cross_entropy_probs(
     label_smoothing: float,
 ) -> np.ndarray:
     """Cross entropy with class-probability targets (same shape as the input)."""
-    if not np.issubdtype(target.dtype, np.floating):
-        raise TypeError(
-            "Expected floating point type for target with class probabilities, got "
-            f"{_name(target.dtype)}"
-        )
-    if ignore_index >= 0:
-        raise ValueError("ignore_index is not supported for floating point target")
     class_dim = 0 if logp.ndim == 1 else 1
     n_classes = logp.shape[class_dim]
-    if weight is not None and np.shape(weight) != (n_classes,):
-        raise ValueError(
-            f"cross_entropy: weight tensor should be defined either for all {n_classes} classes "
-            f"or no classes but got weight tensor of shape: {list(np.shape(weight))}"
-        )
+    _check_probability_target(target, weight, ignore_index, n_classes)
     if label_smoothing > 0:
         with np.errstate(divide="ignore"):
             share = np.divide(np.asarray(label_smoothing, logp.dtype), n_classes)
@@ -532,6 +812,91 @@ def _cross_entropy_probs(
             samples = np.divide(np.asarray(logp.size, loss.dtype), n_classes)
         return _divide(np.asarray(loss.sum(), loss.dtype), samples)
     return _reduce(loss, reduction)
+
+
+@_ieee
+def cross_entropy_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    r"""VJP of `cross_entropy`: softmax minus the smoothed, weighted target.
+
+    With $p = \operatorname{softmax}(x)$ along the class dim and per sample $i$ the weighted
+    smoothed target $a_{ic}$,
+
+    $$\bar x_{ic} = \bar\ell_i \Bigl(p_{ic} \sum_k a_{ik} - a_{ic}\Bigr),$$
+
+    where for class indices $a_{ic} = (1 - \varepsilon)\, w_{y_i} [c = y_i] +
+    \frac{\varepsilon}{C} w_c$ (0 for an ignored target) and $\bar\ell_i$ is divided, for the
+    mean, by $\sum_{i \text{ kept}} w_{y_i}$; for probabilities $q$,
+    $a_{ic} = w_c\,((1 - \varepsilon) q_{ic} + \varepsilon / C)$, the mean divides by the
+    number of samples, and the target and ``weight`` are differentiable too:
+    $\bar q_{ic} = -(1 - \varepsilon)\,\bar\ell_i\, w_c \log p_{ic}$ and
+    $\bar w_c = -\sum_i \bar\ell_i\, q'_{ic} \log p_{ic}$. Without weights or smoothing,
+    $\bar x = \bar\ell\,(p - \text{onehot}(y))$.
+
+    Returns:
+        ``(grad_input, grad_target, grad_weight)``: the last two None for class indices
+        (torch differentiates neither).
+    """
+    reduction = _reduction(None, None, reduction)
+    _check_reduction(reduction)
+    input, target = np.asarray(input), np.asarray(target)
+    if not np.issubdtype(input.dtype, np.floating) or input.ndim == 0:
+        cross_entropy(input, target, weight, reduction=reduction)  # raises, naming the problem
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    smoothing = label_smoothing if label_smoothing > 0 else 0.0
+    if smoothing > 1:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    logp = _log_softmax(input, class_dim)
+    w_shape = [1] * input.ndim
+    w_shape[class_dim] = n_classes
+    dtype = input.dtype
+    if input.shape == target.shape:
+        _check_probability_target(target, weight, ignore_index, n_classes)
+        dtype = np.result_type(logp, target)
+        w = np.ones(w_shape, dtype) if weight is None else np.asarray(weight).reshape(w_shape)
+        share = np.divide(np.asarray(smoothing, dtype), n_classes) if smoothing else 0.0
+        q = target * (1 - smoothing) + share if smoothing else target
+        samples = np.divide(np.asarray(logp.size, dtype), n_classes)
+        loss_shape = tuple(n for d, n in enumerate(input.shape) if d != class_dim)
+        gl = np.expand_dims(
+            _grad_of_reduction(grad_output, loss_shape, reduction, dtype, divisor=samples),
+            class_dim,
+        )
+        g_prod = -gl * w  # the gradient reaching logp * q
+        g_logp = g_prod * q
+        g_q = g_prod * logp
+        grad_target = g_q * (1 - smoothing) if smoothing else g_q
+        grad_weight = None
+        if weight is not None:
+            grad_weight = _sum_to(-gl * (logp * q), tuple(w_shape)).reshape(n_classes)
+        grad_input = _log_softmax_backward(g_logp, logp, class_dim)
+        return grad_input.astype(dtype), grad_target.astype(dtype), grad_weight
+    g = np.asarray(grad_output, dtype)
+    g_logp = nll_loss_backward(g * (1 - smoothing) if smoothing else g, logp, target, weight,
+                               ignore_index, reduction)
+    if smoothing:
+        per_sample = logp.sum(axis=class_dim)
+        if reduction == "none" and target.shape != per_sample.shape:  # (C,) input, (1,) target
+            cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
+                          label_smoothing=label_smoothing)  # raises
+        labels = target.astype(np.int64).reshape(per_sample.shape)
+        ignored = labels == ignore_index
+        kept = labels[~ignored]
+        denominator = kept.size if weight is None else np.asarray(weight)[kept].sum()
+        share = np.divide(np.asarray(smoothing, dtype), n_classes)
+        gs = _grad_of_reduction(g * share, per_sample.shape, reduction, dtype, denominator)
+        gs = np.where(ignored, 0, gs)
+        w = np.ones(w_shape, dtype) if weight is None else np.asarray(weight).reshape(w_shape)
+        g_logp = g_logp - np.expand_dims(gs, class_dim) * w
+    return _log_softmax_backward(g_logp, logp, class_dim).astype(dtype), None, None
 
 
 @_ieee
@@ -562,6 +927,43 @@ def kl_div(
     return _reduce(loss, reduction)
 
 
+@_ieee
+def kl_div_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `kl_div`: $\bar x = -\bar\ell\, y$ and $\bar y = \bar\ell\,(\log y + 1 - x)$
+    for probability targets (torch differentiates ``xlogy(y, y)``, which gives NaN at $y = 0$),
+    or $\bar x = -\bar\ell\, e^{y}$ and $\bar y = \bar\ell\, e^{y}(y - x + 1)$ with
+    ``log_target``; ``'batchmean'`` divides $\bar\ell$ by the batch size.
+
+    Returns:
+        ``(grad_input, grad_target)``.
+    """
+    reduction = _reduction(None, None, reduction)
+    _check_reduction(reduction, (*_REDUCTIONS, "batchmean"))
+    x, y = _pointwise_pair(input, target, warn=False)
+    dtype = np.result_type(x, y)
+    if reduction == "batchmean":
+        batch = None if np.ndim(input) == 0 else np.shape(input)[0]
+        gl = _grad_of_reduction(grad_output, x.shape, "sum" if batch is None else "mean",
+                                dtype, divisor=batch)
+    else:
+        gl = _grad_of_reduction(grad_output, x.shape, reduction, dtype)
+    if log_target:
+        e = np.exp(y)
+        gx, gy = -(gl * e), gl * (y - x) * e + gl * e
+    else:  # d/dy xlogy(y, y) = xlogy(y != 0, y) + y / y
+        log_y = np.where(y != 0, np.log(np.where(y != 0, y, 1)), 0)
+        log_y = np.where(np.isnan(y), np.nan, log_y)
+        gx, gy = -gl * y, gl * log_y + gl * y / y - gl * x
+    return (_sum_to(gx, np.shape(input)).astype(dtype),
+            _sum_to(gy, np.shape(target)).astype(dtype))
+
+
 def _check_probabilities(x: np.ndarray, name: str) -> None:
     """Every element in [0, 1]; NaN fails the check (it is not in the interval)."""
     with np.errstate(invalid="ignore"):
@@ -588,6 +990,18 @@ def binary_cross_entropy(
     """
     reduction = _reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    x, y = _bce_pair(input, target)
+    with np.errstate(divide="ignore"):
+        log_x = np.maximum(np.log(x), -100)
+        log_1mx = np.maximum(np.log1p(-x), -100)
+    loss = -(y * log_x + (1 - y) * log_1mx)
+    if weight is not None:
+        loss = loss * _broadcast_weight(weight, y.shape, "weight")
+    return _reduce(loss.astype(x.dtype), reduction)
+
+
+def _bce_pair(input: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """binary_cross_entropy's checks: one shape, one floating dtype, values in [0, 1]."""
     x, y = np.asarray(input), np.asarray(target)
     if x.shape != y.shape:
         raise ValueError(
@@ -602,13 +1016,36 @@ def binary_cross_entropy(
         )
     _check_probabilities(x, "input")
     _check_probabilities(y, "target")
-    with np.errstate(divide="ignore"):
-        log_x = np.maximum(np.log(x), -100)
-        log_1mx = np.maximum(np.log1p(-x), -100)
-    loss = -(y * log_x + (1 - y) * log_1mx)
-    if weight is not None:
-        loss = loss * _broadcast_weight(weight, y.shape, "weight")
-    return _reduce(loss.astype(x.dtype), reduction)
+    return x, y
+
+
+@_ieee
+def binary_cross_entropy_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `binary_cross_entropy`, torch's formulas (``weight`` is not differentiable):
+
+    $$\bar x = \bar\ell\, w \frac{x - y}{\max(x(1 - x),\ \epsilon)}, \qquad
+    \bar y = -\bar\ell\, w \log\frac{x}{1 - x},$$
+
+    with $\epsilon = 10^{-12}$ rounded to float32. Neither differentiates the forward's clamp
+    of the logs at $-100$: at $x = 0$, $y = 1$ the input gradient is $-\bar\ell w/\epsilon$
+    (about $-10^{12}$), not 0, and the target gradient at $x \in \{0, 1\}$ is $\pm\infty$.
+
+    Returns:
+        ``(grad_input, grad_target)``.
+    """
+    reduction = _reduction(None, None, reduction)
+    x, y = _bce_pair(input, target)
+    gl = _grad_of_reduction(grad_output, x.shape, reduction, x.dtype)
+    w = 1 if weight is None else _broadcast_weight(weight, y.shape, "weight")
+    gx = gl * (x - y) / np.maximum((1 - x) * x, _BCE_EPSILON) * w
+    gy = -np.log(x / (1 - x)) * gl * w
+    return gx.astype(x.dtype), gy.astype(x.dtype)
 
 
 @_ieee
@@ -642,6 +1079,46 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss.astype(y.dtype), reduction)  # torch keeps the target's dtype
 
 
+@_ieee
+def binary_cross_entropy_with_logits_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
+    reduction: str = "mean",
+    pos_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `binary_cross_entropy_with_logits` (``weight`` and ``pos_weight`` are not
+    differentiable): with $p$ = ``pos_weight`` (1 without it),
+
+    $$\bar x = \bar\ell\, w\,\bigl((p y + 1 - y)\,\sigma(x) - p y\bigr), \qquad
+    \bar y = \bar\ell\, w\,\bigl(\log\sigma(-x) - p \log\sigma(x)\bigr),$$
+
+    which is $\bar\ell w(\sigma(x) - y)$ and $-\bar\ell w x$ without ``pos_weight``.
+
+    Returns:
+        ``(grad_input, grad_target)``.
+    """
+    reduction = _reduction(None, None, reduction)
+    x, y = _floating(np.asarray(input)), np.asarray(target)
+    if x.shape != y.shape:
+        raise ValueError(f"Target size ({y.shape}) must be the same as input size ({x.shape})")
+    _floating(y, "target")
+    gl = _grad_of_reduction(grad_output, x.shape, reduction, y.dtype)
+    sig = np.exp(-np.logaddexp(np.zeros((), x.dtype), -x))
+    if pos_weight is None:
+        gx, gy = (sig - y) * gl, -x * gl
+    else:
+        p = _broadcast_weight(pos_weight, x.shape, "pos_weight")
+        t = p * y
+        gx = ((t + 1 - y) * sig - t) * gl
+        gy = (_log_sigmoid(-x) - _log_sigmoid(x) * p) * gl
+    if weight is not None:
+        w = _broadcast_weight(weight, x.shape, "weight")
+        gx, gy = gx * w, gy * w
+    return gx.astype(y.dtype), gy.astype(y.dtype)
+
+
 # --- margin and embedding losses ------------------------------------------------------------
 
 
@@ -672,6 +1149,40 @@ def margin_ranking_loss(
 
 
 @_ieee
+def margin_ranking_loss_backward(
+    grad_output: np.ndarray,
+    input1: np.ndarray,
+    input2: np.ndarray,
+    target: np.ndarray,
+    margin: float = 0,
+    reduction: str = "mean",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    r"""VJP of `margin_ranking_loss`: with $z = -y(x_1 - x_2) + \text{margin}$ and
+    $\bar z = \bar\ell$ where the hinge is open ($z > 0$; also at $z = 0$ through torch 2.13,
+    `CLAMP_MIN_PASSES_AT_ZERO`), 0 elsewhere: $\bar x_1 = -y \bar z$, $\bar x_2 = y \bar z$,
+    $\bar y = -(x_1 - x_2)\,\bar z$ (each summed back to its shape).
+
+    Returns:
+        ``(grad_input1, grad_input2, grad_target)``, ``grad_target`` None for an integer
+        target.
+    """
+    reduction = _reduction(None, None, reduction)
+    x1, x2 = _floating(np.asarray(input1), "input1"), np.asarray(input2)
+    y = _like_input(np.asarray(target), x1)
+    if not x1.ndim == x2.ndim == y.ndim:
+        margin_ranking_loss(x1, x2, y, margin)  # raises, naming the shapes
+    diff = x1 - x2
+    z = -y * diff + margin
+    dtype = np.result_type(x1, x2)
+    gz = np.where(_clamp_passes(z), _grad_of_reduction(grad_output, z.shape, reduction, dtype), 0)
+    g_diff = gz * -y
+    grad_target = _sum_to(-(gz * diff), y.shape) if np.issubdtype(
+        np.asarray(target).dtype, np.floating) else None
+    return (_sum_to(g_diff, x1.shape).astype(dtype), _sum_to(-g_diff, x2.shape).astype(dtype),
+            grad_target)
+
+
+@_ieee
 def hinge_embedding_loss(
     input: np.ndarray,
     target: np.ndarray,
@@ -690,6 +1201,24 @@ def hinge_embedding_loss(
 
 
 @_ieee
+def hinge_embedding_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    margin: float = 1.0,
+    reduction: str = "mean",
+) -> np.ndarray:
+    r"""VJP of `hinge_embedding_loss` (the target is not differentiable):
+    $\bar x = \bar\ell\,[y \ne -1] - \bar\ell\,[y \ne 1]\,[\text{margin} - x > 0]$
+    (the hinge's corner $x = \text{margin}$ passes the gradient through torch 2.13)."""
+    reduction = _reduction(None, None, reduction)
+    x, y = _pointwise_pair(input, target, warn=False)
+    gl = _grad_of_reduction(grad_output, x.shape, reduction, x.dtype)
+    g = np.where(y != -1, gl, 0) - np.where((y != 1) & _clamp_passes(margin - x), gl, 0)
+    return _sum_to(g, np.shape(input)).astype(x.dtype)
+
+
+@_ieee
 def soft_margin_loss(
     input: np.ndarray,
     target: np.ndarray,
@@ -704,6 +1233,24 @@ def soft_margin_loss(
     with np.errstate(over="ignore", invalid="ignore"):
         loss = np.log1p(np.exp(-y * x))
     return _reduce(loss.astype(x.dtype), reduction)
+
+
+@_ieee
+def soft_margin_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    reduction: str = "mean",
+) -> np.ndarray:
+    r"""VJP of `soft_margin_loss` (torch does not differentiate the target): with
+    $z = e^{-y x}$, $\bar x = -\bar\ell\, y\, z / (1 + z)$, computed as torch's CPU kernel
+    does, so it is NaN where $z$ overflows to $\infty$ (e.g. $y x < -710$ in float64), where
+    the loss itself is $\infty$."""
+    reduction = _reduction(None, None, reduction)
+    x, y = _pointwise_pair(input, target, warn=False, to_input=True)
+    gl = _grad_of_reduction(grad_output, x.shape, reduction, x.dtype)
+    z = np.exp(-y * x)
+    return (-(y * z) / (1 + z) * gl).astype(x.dtype)
 
 
 def _margin_frame(input: np.ndarray, name: str) -> tuple[int, int]:
@@ -750,6 +1297,18 @@ def multilabel_margin_loss(
     """
     reduction = _reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    x, z, pairs, _ = _multilabel_pairs(input, target)
+    hinge = np.where(pairs, z, 0)
+    loss = (hinge.sum(axis=(1, 2)) / x.shape[1]).astype(x.dtype)
+    if np.ndim(input) <= 1:
+        return _reduce(loss.reshape(()), reduction)
+    return _reduce(loss, reduction)
+
+
+def _multilabel_pairs(input: np.ndarray, target: np.ndarray) -> tuple:
+    """multilabel_margin_loss's checks and terms: the (nframe, C) scores ``x``, the margins
+    ``z[n, j, i] = 1 - (x[y_j] - x[i])``, the mask of the terms that count (``j`` listed,
+    ``i`` not a target, ``z > 0``) and the listed targets as safe indices."""
     input, target = _floating(np.asarray(input)), np.asarray(target)
     nframe, dim = _margin_frame(input, "multilabel_margin_loss")
     if input.ndim <= 1:
@@ -775,11 +1334,31 @@ def multilabel_margin_loss(
     x_target = np.take_along_axis(x, safe, axis=1)  # x[y_j]
     with np.errstate(invalid="ignore"):
         z = 1 - (x_target[:, :, None] - x[:, None, :])
-        hinge = np.where(listed[:, :, None] & ~is_target[:, None, :] & (z > 0), z, 0)
-    loss = (hinge.sum(axis=(1, 2)) / dim).astype(x.dtype)
-    if input.ndim <= 1:
-        return _reduce(loss.reshape(()), reduction)
-    return _reduce(loss, reduction)
+        pairs = listed[:, :, None] & ~is_target[:, None, :] & (z > 0)
+    return x, z, pairs, safe
+
+
+@_ieee
+def multilabel_margin_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    reduction: str = "mean",
+) -> np.ndarray:
+    r"""VJP of `multilabel_margin_loss`: each term $h(1 - (x_{y_j} - x_i))$ with a positive
+    margin (torch's kernel counts only $z > 0$) adds $\bar\ell / C$ to $\bar x_i$ and
+    subtracts it from $\bar x_{y_j}$; ``'mean'`` also divides by the number of samples."""
+    reduction = _reduction(None, None, reduction)
+    _check_reduction(reduction)
+    x, _, pairs, safe = _multilabel_pairs(input, target)
+    nframe, dim = x.shape
+    loss_shape = () if np.ndim(input) <= 1 else (nframe,)
+    g = _grad_of_reduction(grad_output, loss_shape, reduction, x.dtype).reshape(-1)
+    g = np.broadcast_to(g, (nframe,)) / np.asarray(dim, x.dtype)
+    counts = pairs.astype(x.dtype)
+    grad = counts.sum(axis=1) - np.einsum("nj,njc->nc", counts.sum(axis=2),
+                                          (safe[:, :, None] == np.arange(dim)).astype(x.dtype))
+    return (grad * g[:, None]).reshape(np.shape(input)).astype(x.dtype)
 
 
 @_ieee
@@ -811,6 +1390,51 @@ def multilabel_soft_margin_loss(
         loss = loss.sum(axis=class_dim)
         loss = _divide(loss, x.shape[-1]).astype(np.result_type(x, y))
     return _reduce(loss, reduction)
+
+
+@_ieee
+def multilabel_soft_margin_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    r"""VJP of `multilabel_soft_margin_loss`, with $\bar\ell_c = \bar\ell / C$ reaching each
+    class: $\bar x = \bar\ell_c\, w\,(\sigma(x) - y)$, $\bar y = -\bar\ell_c\, w\, x$ (as
+    $\log\sigma(x) - \log\sigma(-x)$) and
+    $\bar w = -\bar\ell_c\,(y \log\sigma(x) + (1 - y) \log\sigma(-x))$.
+
+    Returns:
+        ``(grad_input, grad_target, grad_weight)``, None for an absent weight or an integer
+        target.
+    """
+    reduction = _reduction(None, None, reduction, alias=False)
+    _check_reduction(reduction)
+    x = _floating(np.asarray(input))
+    y = _like_input(np.asarray(target), x)
+    if x.ndim == 0:
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
+    log_sig, log_sig_neg = _log_sigmoid(x), _log_sigmoid(-x)
+    elementwise = -(y * log_sig + (1 - y) * log_sig_neg)
+    if weight is not None:
+        elementwise = elementwise * np.asarray(weight)
+    dtype = np.result_type(x, y)
+    class_dim = x.ndim - 1
+    per_sample = np.delete(elementwise.shape, class_dim) if elementwise.ndim else ()
+    gl = _grad_of_reduction(grad_output, tuple(int(n) for n in per_sample), reduction, dtype)
+    g = np.broadcast_to(np.expand_dims(_divide(gl, x.shape[-1]), class_dim), elementwise.shape)
+    g_terms = -(g if weight is None else g * np.asarray(weight))  # reaches y log s(x) etc.
+    sig = np.exp(log_sig)
+    grad_input = g_terms * y * (1 - sig) - g_terms * (1 - y) * sig
+    grad_target = g_terms * log_sig - g_terms * log_sig_neg
+    grad_weight = None
+    if weight is not None:
+        grad_weight = _sum_to(-g * (y * log_sig + (1 - y) * log_sig_neg), np.shape(weight))
+    floating_target = np.issubdtype(np.asarray(target).dtype, np.floating)
+    return (_sum_to(grad_input, x.shape).astype(dtype),
+            _sum_to(grad_target, y.shape).astype(dtype) if floating_target else None,
+            None if grad_weight is None else grad_weight.astype(dtype))
 
 
 @_ieee
@@ -864,6 +1488,52 @@ def cosine_embedding_loss(
 
 
 @_ieee
+def cosine_embedding_loss_backward(
+    grad_output: np.ndarray,
+    input1: np.ndarray,
+    input2: np.ndarray,
+    target: np.ndarray,
+    margin: float = 0,
+    reduction: str = "mean",
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `cosine_embedding_loss` (the target is not differentiable). The gradient
+    reaching the cosine is $\bar c = -\bar\ell$ where $y = 1$, $\bar\ell$ where $y = -1$ and
+    $c > \text{margin}$ (also at $c = \text{margin}$ through torch 2.13), 0 elsewhere; with
+    $m_k = \lVert x_k \rVert^2 + 10^{-12}$ and $c = x_1 \cdot x_2 / \sqrt{m_1 m_2}$,
+
+    $$\bar x_1 = \bar c \Bigl(\frac{x_2}{\sqrt{m_1 m_2}} - \frac{c\, x_1}{m_1}\Bigr),$$
+
+    and symmetrically for $x_2$ (torch's chain of sums, sqrt and quotient).
+
+    Returns:
+        ``(grad_input1, grad_input2)``.
+    """
+    reduction = _reduction(None, None, reduction)
+    x1, x2 = _floating(np.asarray(input1), "input1"), np.asarray(input2)
+    y = _like_input(np.asarray(target), x1)
+    cosine_embedding_loss(x1, x2, y, margin)  # torch's shape checks, with their messages
+    axis = y.ndim
+    prod = (x1 * x2).sum(axis)
+    mag1 = (x1 * x1).sum(axis) + _COSINE_EPS
+    mag2 = (x2 * x2).sum(axis) + _COSINE_EPS
+    denom = np.sqrt(mag1 * mag2)
+    cos = prod / denom
+    dtype = np.result_type(x1, x2)
+    shape = np.broadcast_shapes(y.shape, cos.shape)
+    gl = _grad_of_reduction(grad_output, shape, reduction, dtype)
+    g_cos = _sum_to(-np.where(y == 1, gl, 0)
+                    + np.where((y == -1) & _clamp_passes(cos - margin), gl, 0), cos.shape)
+    g_prod = g_cos / denom
+    g_denom = -g_cos * prod / (denom * denom)
+    g_mags = g_denom / (2 * denom)  # sqrt's VJP, then the product m1 m2
+    g_mag1, g_mag2 = g_mags * mag2, g_mags * mag1
+    expand = lambda a: np.expand_dims(a, axis)  # noqa: E731
+    g1 = expand(g_prod) * x2 + 2 * expand(g_mag1) * x1
+    g2 = expand(g_prod) * x1 + 2 * expand(g_mag2) * x2
+    return _sum_to(g1, x1.shape).astype(dtype), _sum_to(g2, x2.shape).astype(dtype)
+
+
+@_ieee
 def multi_margin_loss(
     input: np.ndarray,
     target: np.ndarray,
@@ -885,6 +1555,21 @@ def multi_margin_loss(
     """
     reduction = _reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    x, y, weight, active, z = _multi_margin_terms(input, target, p, margin, weight)
+    with np.errstate(invalid="ignore", over="ignore"):
+        hinge = np.where(active, z, 0) ** p
+        if weight is not None:
+            hinge = hinge * weight[y][:, None]
+    loss = (hinge.sum(axis=1) / x.shape[1]).astype(x.dtype)
+    return _reduce(loss.reshape(np.shape(target)), reduction)
+
+
+def _multi_margin_terms(
+    input: np.ndarray, target: np.ndarray, p: int, margin: float, weight: np.ndarray | None
+) -> tuple:
+    """multi_margin_loss's checks and terms: the (nframe, C) scores, the targets, the weight
+    as a (C,) array (or None), the mask of the terms that count (``i != y`` and
+    ``z > 0``) and the margins ``z = margin - x_y + x_i``."""
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
     input, target = _floating(np.asarray(input)), np.asarray(target)
@@ -909,11 +1594,38 @@ def multi_margin_loss(
     x_target = np.take_along_axis(x, y[:, None], axis=1)
     with np.errstate(invalid="ignore", over="ignore"):
         z = margin - x_target + x
-        hinge = np.where((z > 0) & (np.arange(dim) != y[:, None]), z, 0) ** p
-        if weight is not None:
-            hinge = hinge * weight[y][:, None]
-    loss = (hinge.sum(axis=1) / dim).astype(x.dtype)
-    return _reduce(loss.reshape(target.shape), reduction)
+        active = (z > 0) & (np.arange(dim) != y[:, None])
+    return x, y, weight, active, z
+
+
+@_ieee
+def multi_margin_loss_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    target: np.ndarray,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: np.ndarray | None = None,
+    reduction: str = "mean",
+) -> np.ndarray:
+    r"""VJP of `multi_margin_loss` (``weight`` is not differentiable): each term with
+    $z_i = \text{margin} - x_y + x_i > 0$ (torch's kernel counts only those) gives
+    $h_i = w_y\, \bar\ell / C$ for $p = 1$ or $2 z_i w_y\, \bar\ell / C$ for $p = 2$:
+    $\bar x_i = h_i$ and $\bar x_y = -\sum_i h_i$; ``'mean'`` also divides by the number of
+    samples."""
+    reduction = _reduction(None, None, reduction)
+    _check_reduction(reduction)
+    x, y, weight, active, z = _multi_margin_terms(input, target, p, margin, weight)
+    nframe, dim = x.shape
+    g = _grad_of_reduction(grad_output, np.shape(target), reduction, x.dtype).reshape(-1)
+    g = np.broadcast_to(g, (nframe,))
+    scale = np.asarray(1 / dim, x.dtype)
+    h = np.where(active, scale if p == 1 else 2 * scale * z, 0)
+    if weight is not None:
+        h = h * weight[y][:, None]
+    onehot = np.arange(dim) == y[:, None]
+    grad = np.where(onehot, -h.sum(axis=1, keepdims=True), h) * g[:, None]
+    return grad.reshape(np.shape(input)).astype(x.dtype)
 
 
 def _pairwise_distance(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> np.ndarray:
@@ -931,6 +1643,40 @@ def _pairwise_distance(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> 
                 return np.zeros(d.shape[:-1], d.dtype)
             return d.max(axis=-1) if p > 0 else d.min(axis=-1)
         return ((d**p).sum(axis=-1) ** (1 / p)).astype(d.dtype)
+
+
+def _pairwise_distance_backward(
+    grad: np.ndarray, x1: np.ndarray, x2: np.ndarray, p: float, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `_pairwise_distance`: torch's ``norm_backward`` of $u = x_1 - x_2 + \epsilon$,
+    $\bar u = \bar d\, \operatorname{sign}(u) |u|^{p-1} / d^{p-1}$ (0 where $d = 0$);
+    $p = 0$ gives 0, $p = 1$ $\bar d \operatorname{sign}(u)$, $p = \pm\infty$ shares $\bar d$
+    evenly among the entries of largest (smallest) magnitude; $\bar x_1 = \bar u$,
+    $\bar x_2 = -\bar u$."""
+    u = x1 - x2 + eps
+    flat = u.reshape(1) if u.ndim == 0 else u
+    norm = _pairwise_distance(x1, x2, p, eps)
+    g = np.broadcast_to(grad, norm.shape)[..., None]
+    n = norm[..., None]
+    size, sign = np.abs(flat), _sgn(flat)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if p == 0:
+            gu = np.zeros_like(flat)
+        elif p == 1:
+            gu = sign * g
+        elif p == 2:
+            gu = g * np.where(n == 0, 0, flat / n)
+        elif math.isinf(p):
+            mask = (size == n) | np.isnan(size)
+            gu = sign * ((g / mask.sum(axis=-1, keepdims=True)) * mask)
+        elif p < 1:
+            gu = sign * np.where(flat == 0, 0, size ** (p - 1)) * g * n ** (1 - p)
+        elif p < 2:
+            gu = sign * size ** (p - 1) * np.where(n == 0, 0, g / n ** (p - 1))
+        else:
+            gu = flat * size ** (p - 2) * np.where(n == 0, 0, g / n ** (p - 1))
+    gu = gu.reshape(u.shape).astype(u.dtype)
+    return _sum_to(gu, np.shape(x1)), _sum_to(-gu, np.shape(x2))
 
 
 @_ieee
@@ -968,6 +1714,53 @@ def triplet_margin_loss(
     with np.errstate(invalid="ignore"):
         loss = np.maximum(margin + d_pos - d_neg, 0).astype(a.dtype)
     return _reduce(loss, reduction)
+
+
+@_ieee
+def triplet_margin_loss_backward(
+    grad_output: np.ndarray,
+    anchor: np.ndarray,
+    positive: np.ndarray,
+    negative: np.ndarray,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""VJP of `triplet_margin_loss`: the hinge passes $\bar z = \bar\ell$ where
+    $z = \text{margin} + d(a, \text{pos}) - d_{\text{neg}} > 0$ (also at $z = 0$ through
+    torch 2.13); $+\bar z$ reaches $d(a, \text{pos})$ and $-\bar z$ the negative distance,
+    which with ``swap`` is the elementwise minimum (a tie halves the gradient between both
+    distances); each distance passes its gradient on by `_pairwise_distance_backward`.
+
+    Returns:
+        ``(grad_anchor, grad_positive, grad_negative)``.
+    """
+    reduction = _reduction(None, None, reduction)
+    triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap)  # torch's checks
+    a, pos, neg = np.asarray(anchor), np.asarray(positive), np.asarray(negative)
+    d_pos = _pairwise_distance(a, pos, p, eps)
+    d_an = _pairwise_distance(a, neg, p, eps)
+    d_pn = _pairwise_distance(pos, neg, p, eps) if swap else d_an
+    d_neg = np.minimum(d_an, d_pn)
+    z = margin + d_pos - d_neg
+    gz = np.where(_clamp_passes(z), _grad_of_reduction(grad_output, z.shape, reduction, a.dtype),
+                  0)
+    g_pos, g_neg = _sum_to(gz, d_pos.shape), -gz
+    if swap:
+        half = np.where(d_an == d_pn, g_neg / 2, g_neg)
+        g_an = _sum_to(np.where(d_an > d_pn, 0, half), d_an.shape)
+        g_pn = _sum_to(np.where(d_an < d_pn, 0, half), d_pn.shape)
+    else:
+        g_an = _sum_to(g_neg, d_an.shape)
+    ga, gp = _pairwise_distance_backward(g_pos, a, pos, p, eps)
+    ga2, gn = _pairwise_distance_backward(g_an, a, neg, p, eps)
+    ga = ga + ga2
+    if swap:
+        gp2, gn2 = _pairwise_distance_backward(g_pn, pos, neg, p, eps)
+        gp, gn = gp + gp2, gn + gn2
+    return ga.astype(a.dtype), gp.astype(a.dtype), gn.astype(a.dtype)
 
 
 # --- connectionist temporal classification --------------------------------------------------
@@ -1016,6 +1809,41 @@ def ctc_loss(
     """
     reduction = _reduction(None, None, reduction)
     _check_reduction(reduction)
+    lattice = _ctc_lattice(log_probs, targets, input_lengths, target_lengths, blank)
+    loss = _ctc_forward(lattice)[1]
+    dtype = lattice.lp.dtype
+    if zero_infinity:
+        loss = np.where(loss == np.inf, 0, loss).astype(dtype)
+    if reduction == "mean":
+        return _divide(np.asarray((loss / np.maximum(lattice.tg_len, 1)).sum(), dtype),
+                       loss.size)
+    return _reduce(loss[0] if lattice.unbatched else loss, reduction)
+
+
+class _CtcLattice(NamedTuple):
+    """What the forward and backward algorithms share: the (T, N, C) log-probabilities, the
+    extended labels ``ext`` (N, 2 S_max + 1) with their log-probabilities ``ext_lp``
+    (T, N, 2 S_max + 1), which positions are ``valid`` and ``can_skip`` (from s - 2), the
+    lengths, and whether the input was unbatched."""
+
+    lp: np.ndarray
+    ext: np.ndarray
+    ext_lp: np.ndarray
+    valid: np.ndarray
+    can_skip: np.ndarray
+    in_len: np.ndarray
+    tg_len: np.ndarray
+    unbatched: bool
+
+
+def _ctc_lattice(
+    log_probs: np.ndarray,
+    targets: np.ndarray,
+    input_lengths: ArrayLike,
+    target_lengths: ArrayLike,
+    blank: int,
+) -> _CtcLattice:
+    """ctc_loss's checks (in torch's order) and the extended label lattice."""
     lp = _floating(np.asarray(log_probs), "log_probs")
     targets = np.asarray(targets).astype(np.int64)  # torch's CPU kernel casts float targets too
     unbatched = lp.ndim == 2
@@ -1064,29 +1892,123 @@ def ctc_loss(
     ext = np.full((batch, width), blank, dtype=np.int64)
     ext[:, 1::2] = labels
     ext_lp = np.take_along_axis(lp, np.broadcast_to(ext[None], (n_steps, batch, width)), axis=2)
-    s = np.arange(width)
-    valid = s < 2 * tg_len[:, None] + 1
+    valid = np.arange(width) < 2 * tg_len[:, None] + 1
     can_skip = np.zeros((batch, width), bool)
     can_skip[:, 2:] = ext[:, 2:] != ext[:, :-2]  # never at a blank (l'_{s-2} is one too)
-    neg_inf = np.asarray(-np.inf, lp.dtype)
-    alpha = np.where((s < 2) & valid, ext_lp[0], neg_inf)
+    return _CtcLattice(lp, ext, ext_lp, valid, can_skip, in_len, tg_len, unbatched)
+
+
+def _ctc_forward(lattice: _CtcLattice) -> tuple[np.ndarray, np.ndarray]:
+    r"""The forward algorithm: $\alpha_t$ for every step (T, N, 2 S_max + 1; held at its last
+    value beyond a sample's input length) and the loss $-\log p$ per sample."""
+    ext_lp, valid, can_skip = lattice.ext_lp, lattice.valid, lattice.can_skip
+    in_len, tg_len = lattice.in_len, lattice.tg_len
+    n_steps, batch, width = ext_lp.shape
+    neg_inf = np.asarray(-np.inf, lattice.lp.dtype)
+    alpha = np.where((np.arange(width) < 2) & valid, ext_lp[0], neg_inf)
+    alphas = [alpha]
     with np.errstate(invalid="ignore", over="ignore"):
         for t in range(1, n_steps):
             step = np.concatenate([np.full((batch, 1), neg_inf), alpha], axis=1)[:, :width]
             skip = np.concatenate([np.full((batch, 2), neg_inf), alpha], axis=1)[:, :width]
             new = _logsumexp_terms(alpha, step, np.where(can_skip, skip, neg_inf))
             alpha = np.where((t < in_len[:, None]) & valid, new + ext_lp[t], alpha)
+            alphas.append(alpha)
         rows = np.arange(batch)
         last = alpha[rows, 2 * tg_len]
         before_last = np.where(tg_len > 0, alpha[rows, np.maximum(2 * tg_len - 1, 0)], neg_inf)
         loss = -_logsumexp_terms(last, before_last)
     empty_input = np.where(tg_len == 0, 0.0, np.inf)  # no step: only the empty target fits
-    loss = np.where(in_len == 0, empty_input, loss).astype(lp.dtype)
-    if zero_infinity:
-        loss = np.where(loss == np.inf, 0, loss).astype(lp.dtype)
-    if reduction == "mean":
-        return _divide(np.asarray((loss / np.maximum(tg_len, 1)).sum(), lp.dtype), batch)
-    return _reduce(loss[0] if unbatched else loss, reduction)
+    loss = np.where(in_len == 0, empty_input, loss).astype(lattice.lp.dtype)
+    return np.stack(alphas), loss
+
+
+def _ctc_betas(lattice: _CtcLattice) -> np.ndarray:
+    r"""The backward algorithm: $\beta_t(s)$, the log-probability of finishing the target
+    from position $s$ at step $t$ (including step $t$'s symbol), -inf beyond a sample's
+    input length: $\beta_{T_n - 1}(s) = \mathrm{lp}_{T_n - 1}(l'_s)$ for the last two
+    positions, $\beta_t(s) = \mathrm{lp}_t(l'_s) + \operatorname{logsumexp}(\beta_{t+1}(s),
+    \beta_{t+1}(s+1), \beta_{t+1}(s+2))$, the last term only where $l'_{s+2} \ne l'_s$."""
+    ext_lp, valid = lattice.ext_lp, lattice.valid
+    in_len, tg_len = lattice.in_len[:, None], lattice.tg_len[:, None]
+    n_steps, batch, width = ext_lp.shape
+    neg_inf = np.asarray(-np.inf, lattice.lp.dtype)
+    s = np.arange(width)
+    ends = ((s == 2 * tg_len) | ((s == 2 * tg_len - 1) & (tg_len > 0))) & valid
+    skip_from = np.concatenate([lattice.can_skip[:, 2:], np.zeros((batch, 2), bool)],
+                               axis=1)[:, :width]
+    beta = np.full((batch, width), neg_inf)
+    betas = [beta] * n_steps
+    with np.errstate(invalid="ignore", over="ignore"):
+        for t in range(n_steps - 1, -1, -1):
+            step = np.concatenate([beta[:, 1:], np.full((batch, 1), neg_inf)], axis=1)
+            skip = np.concatenate([beta[:, 2:], np.full((batch, 2), neg_inf)], axis=1)[:, :width]
+            new = ext_lp[t] + _logsumexp_terms(beta, step, np.where(skip_from, skip, neg_inf))
+            beta = np.where(t == in_len - 1, np.where(ends, ext_lp[t], neg_inf),
+                            np.where((t < in_len - 1) & valid, new, neg_inf))
+            betas[t] = beta
+    return np.stack(betas)
+
+
+@_ieee
+def ctc_loss_backward(
+    grad_output: np.ndarray,
+    log_probs: np.ndarray,
+    targets: np.ndarray,
+    input_lengths: ArrayLike,
+    target_lengths: ArrayLike,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> np.ndarray:
+    r"""VJP of `ctc_loss` with respect to ``log_probs``, the true partial derivative
+    (Graves et al., 2006, eq. 16 without its softmax term):
+
+    $$\bar{\mathrm{lp}}_t(c) = -\bar\ell\, \gamma_t(c), \qquad
+    \gamma_t(c) = \sum_{s:\, l'_s = c} \frac{\alpha_t(s)\,\beta_t(s)}{p \cdot
+    \mathrm{lp}\text{-prob}_t(c)},$$
+
+    the posterior probability of emitting $c$ at step $t$ (in log space,
+    $\exp(\operatorname{logsumexp}_s(\alpha_t(s) + \beta_t(s)) + \ell - \mathrm{lp}_t(c))$);
+    0 beyond a sample's input length, NaN for an impossible target (infinite loss), 0 for it
+    with ``zero_infinity``. Torch returns $e^{\mathrm{lp}_t(c)} - \gamma_t(c)$ instead (the
+    gradient with respect to the logits of a ``log_softmax``, pytorch/pytorch#52241): the two
+    agree once passed back through ``log_softmax``. ``'mean'`` divides sample $n$'s
+    $\bar\ell$ by $\max(S_n, 1)\,N$.
+    """
+    reduction = _reduction(None, None, reduction)
+    _check_reduction(reduction)
+    lattice = _ctc_lattice(log_probs, targets, input_lengths, target_lengths, blank)
+    alphas, nll = _ctc_forward(lattice)
+    betas = _ctc_betas(lattice)
+    lp, dtype = lattice.lp, lattice.lp.dtype
+    n_steps, batch, n_classes = lp.shape
+    if reduction == "none":
+        g = np.asarray(grad_output, dtype).reshape(batch)
+    else:
+        g = _grad_of_reduction(grad_output, (batch,), reduction, dtype)
+        if reduction == "mean":
+            g = g / np.maximum(lattice.tg_len, 1)
+    width = lattice.ext.shape[1]
+    s, tg_len = np.arange(width), lattice.tg_len[:, None]
+    ends = ((s == 2 * tg_len) | ((s == 2 * tg_len - 1) & (tg_len > 0))) & lattice.valid
+    last = np.arange(n_steps)[:, None] == lattice.in_len[None, :] - 1  # (T, N)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        ab = alphas + betas
+        # torch's kernel: at a sample's last step only the two end positions count; each
+        # class is its own logsumexp over the positions s with l'_s = c (a NaN stays there)
+        ab = np.where(last[:, :, None] & ~ends[None], -np.inf, ab)
+        onehot = lattice.ext[:, :, None] == np.arange(n_classes)  # (N, S, C)
+        terms = np.where(onehot[None], ab[..., None], -np.inf)  # (T, N, S, C)
+        shift = np.max(terms, axis=2, initial=-np.inf)
+        shift = np.where(shift == -np.inf, 0, shift)
+        log_collected = np.log(np.exp(terms - shift[:, :, None]).sum(axis=2)) + shift
+        gamma = np.exp(log_collected + nll[None, :, None] - lp)
+    grad = -gamma * g[None, :, None]
+    inside = np.arange(n_steps)[:, None] < lattice.in_len[None, :]
+    keep = inside[:, :, None] & ~(zero_infinity & (nll == np.inf))[None, :, None]
+    grad = np.where(keep, grad, 0).astype(dtype)
+    return grad[:, 0] if lattice.unbatched else grad
 
 
 # --- adaptive softmax -------------------------------------------------------------------------

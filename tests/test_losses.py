@@ -26,10 +26,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch import nn
 
+from reference import autograd as ag
+from reference import functional as rf
 from reference import losses
 from tests.strategies import class_targets, finite_arrays, float_dtypes, shapes
 from tests.support import (
     RELEASE,
+    TOLERANCES,
     accepts,
     assert_both_raise,
     assert_matches,
@@ -1559,3 +1562,814 @@ def test_adaptive_softmax_of_an_empty_batch_has_a_nan_loss(device):
     assert output.shape == (0,) and math.isnan(loss.item())
     assert_matches(output, expected.output)
     assert_matches(loss, expected.loss)
+
+
+# --- LOSS-39 .. LOSS-52: backward (issue 18) ----------------------------------------------
+#
+# Every loss's VJP (reference/losses.py, next to its forward) is held to torch.autograd.grad
+# in float64 on random inputs, options and upstream gradients, through one property that
+# draws the loss; the differentiable losses of reference/functional.py to the same gradients
+# and to torch's grad_fn names; mse_loss and cross_entropy to torch's double backward.
+
+SEEDS = st.integers(0, 2**32 - 1)
+BACKWARD_NAMES = [name for name in MODULES]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _clamp_rule_of_this_release():
+    """The hinge corner of the clamp_min losses (LOSS-47): the reference states both rules
+    (``losses.CLAMP_MIN_PASSES_AT_ZERO``), this picks the installed release's."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not torch_at_least("2.14"):
+            patch.setattr(losses, "CLAMP_MIN_PASSES_AT_ZERO", True)
+        yield
+
+
+def _values(draw, shape, low=-5.0, high=5.0) -> np.ndarray:
+    """float64 values from one drawn seed (cheap): half the time small integers, half the
+    time halves (so kinks, ties and hinge corners are hit), otherwise uniform floats."""
+    rng = np.random.default_rng(draw(SEEDS))
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        values = rng.integers(math.ceil(low), math.floor(high) + 1, shape)
+    elif kind == 1:
+        values = np.clip(rng.integers(int(2 * low), int(2 * high) + 1, shape) / 2, low, high)
+    else:
+        values = rng.uniform(low, high, shape)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _broadcast_pair(draw, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Now and then one of the pair keeps only the first entry of its last dim (it then
+    broadcasts against the other)."""
+    if x.ndim and x.shape[-1] > 1 and draw(st.integers(0, 3)) == 0:
+        if draw(st.booleans()):
+            return x, y[..., :1]
+        return x[..., :1], y
+    return x, y
+
+
+def _pointwise_arrays(draw, low=-5.0, high=5.0, target_low=None, target_high=None,
+                      special=False, min_dims=0):
+    shape = draw(shapes(min_dims=min_dims, max_dims=3, max_side=4))
+    x = _values(draw, shape, low, high)
+    if special:
+        x = draw(nonfinite(st.just(x)))
+    y = _values(draw, shape, low if target_low is None else target_low,
+                high if target_high is None else target_high)
+    return x, y
+
+
+# Each builder draws one call: (positional arrays, keyword options, and the gradients to
+# compare as (argument, index in the VJP's result); an argument is a position or a keyword).
+
+
+def _l1_mse_case(draw, reduction, name):
+    x, y = _broadcast_pair(draw, *_pointwise_arrays(draw, special=True))
+    options = {"reduction": reduction}
+    grads = [(0, 0), (1, 1)]
+    if name != "smooth_l1_loss" and POINTWISE_WEIGHT and draw(st.booleans()):
+        options["weight"] = _values(draw, x.shape, 0.125, 3.0)
+        grads.append(("weight", 2))
+    if name == "smooth_l1_loss":
+        options["beta"] = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0]))
+    if name == "huber_loss":
+        options["delta"] = draw(st.sampled_from([0.5, 1.0, 2.0]))
+    return [x, y], options, grads
+
+
+def _poisson_case(draw, reduction, name):
+    x, y = _broadcast_pair(draw, *_pointwise_arrays(draw, -3.0, 3.0, 0.0, 6.0))
+    log_input, full = draw(st.booleans()), draw(st.booleans())
+    if not log_input:
+        x = np.abs(x)  # a rate
+    options = {"log_input": log_input, "full": full, "reduction": reduction}
+    return [x, y], options, [(0, 0), (1, 1)]
+
+
+def _kl_case(draw, reduction, name):
+    x, y = _broadcast_pair(draw, *_pointwise_arrays(draw, -5.0, 0.0, 0.0, 2.0))
+    log_target = draw(st.booleans())
+    reduction = draw(st.sampled_from([reduction, "batchmean"]))
+    return [x, y - 1.0 if log_target else y], {"reduction": reduction,
+                                               "log_target": log_target}, [(0, 0), (1, 1)]
+
+
+def _bce_case(draw, reduction, name):
+    logits = name == "binary_cross_entropy_with_logits"
+    x, y = _pointwise_arrays(draw, -8.0 if logits else 0.0, 8.0 if logits else 1.0, 0.0, 1.0,
+                             min_dims=1 if logits else 0)
+    options = {"reduction": reduction}
+    if x.ndim and draw(st.booleans()):
+        options["weight"] = _values(draw, x.shape[-1:], 0.125, 3.0)
+    if logits and draw(st.booleans()):
+        options["pos_weight"] = _values(draw, x.shape[-1:], 0.125, 5.0)
+    return [x, y], options, [(0, 0), (1, 1)]
+
+
+def _class_case(draw, reduction, name):
+    # (a (C,) input's (1,) target: see test_a_C_input_with_a_1_target_has_a_gradient)
+    x, target, n_classes = draw(classification_case(
+        ignore_index=draw(st.sampled_from([None, -100]))))
+    x = _values(draw, x.shape, -6.0, 6.0)
+    options = {"reduction": reduction}
+    if draw(st.booleans()):
+        options["weight"] = _values(draw, (n_classes,), 0.125, 3.0)
+    if draw(st.integers(0, 3)) == 0:  # a real class is ignored instead
+        options["ignore_index"] = draw(st.integers(0, n_classes - 1))
+        target = np.where(target == -100, options["ignore_index"], target)
+    grads = [(0, 0)]
+    if name == "cross_entropy":
+        smoothing = draw(st.sampled_from([0.0, 0.0, 0.25, 1.0]))
+        options["label_smoothing"] = smoothing
+        if draw(st.integers(0, 2)) == 0:  # class probabilities: target and weight differentiable
+            target = _values(draw, x.shape, 0.0, 1.0)
+            options.pop("ignore_index", None)
+            grads += [(1, 1)] + ([("weight", 2)] if "weight" in options else [])
+        elif x.ndim == 1 and target.ndim == 1 and smoothing and reduction == "none":
+            options["reduction"] = "mean"  # torch refuses to smooth a (C,) input's (1,) target
+    return [x, target], options, grads
+
+
+def _ranking_case(draw, reduction, name):
+    shape = draw(shapes(max_dims=3, max_side=4))
+    x1, x2 = _values(draw, shape), _values(draw, shape)
+    target_shape = tuple(1 if draw(st.integers(0, 3)) == 0 else s for s in shape)
+    signs = st.sampled_from([-1.0, 1.0, 1.0, 0.5]) if name == "hinge_embedding_loss" else SIGNS
+    y = draw(hnp.arrays(np.float64, target_shape, elements=signs))
+    margin = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0]))
+    if name == "margin_ranking_loss":
+        return [x1, x2, y], {"margin": margin, "reduction": reduction}, [(0, 0), (1, 1), (2, 2)]
+    if name == "hinge_embedding_loss":
+        return [x1, y], {"margin": margin, "reduction": reduction}, [(0, 0)]
+    return [4 * x1, y], {"reduction": reduction}, [(0, 0)]  # soft margin
+
+
+def _multi_class_case(draw, reduction, name):
+    (x,) = draw(vectors(1, dims=(0, 1, 2), dtype=np.float64))
+    x = _values(draw, x.shape, -2.0, 2.0)
+    n_classes = x.shape[-1] if x.ndim else 1
+    if name == "multilabel_margin_loss":
+        shape = draw(st.sampled_from([(), (1,)])) if x.ndim == 0 else x.shape
+        labels = draw(hnp.arrays(np.int64, shape, elements=st.integers(-1, n_classes - 1)))
+        return [x, labels], {"reduction": reduction}, [(0, 0)]
+    shape = x.shape[:-1] if x.ndim == 2 else draw(st.sampled_from([(), (1,)]))
+    options = {"p": draw(st.sampled_from([1, 2])), "margin": draw(st.sampled_from([0.0, 1.0])),
+               "reduction": reduction}
+    if draw(st.booleans()):
+        options["weight"] = _values(draw, (n_classes,), 0.125, 3.0)
+    return [x, draw(class_targets(shape, n_classes))], options, [(0, 0)]
+
+
+def _soft_multilabel_case(draw, reduction, name):
+    (x,) = draw(vectors(1, dims=(1, 2, 3), dtype=np.float64))
+    x, y = _values(draw, x.shape, -8.0, 8.0), _values(draw, x.shape, 0.0, 1.0)
+    options, grads = {"reduction": reduction}, [(0, 0), (1, 1)]
+    if draw(st.booleans()):
+        options["weight"] = _values(draw, x.shape[-1:], 0.125, 3.0)
+        grads.append(("weight", 2))
+    return [x, y], options, grads
+
+
+def _cosine_case(draw, reduction, name):
+    x1, x2 = draw(vectors(2, dtype=np.float64))
+    x1, x2 = _values(draw, x1.shape, -2.0, 2.0), _values(draw, x2.shape, -2.0, 2.0)
+    if x2.ndim == 2 and len(x2) and draw(st.booleans()):
+        x2 = x2[:1]
+    y = draw(hnp.arrays(np.float64, x1.shape[:-1], elements=st.sampled_from([-1.0, 0.0, 1.0])))
+    margin = draw(st.sampled_from([-0.5, 0.0, 0.5]))
+    return [x1, x2, y], {"margin": margin, "reduction": reduction}, [(0, 0), (1, 1)]
+
+
+def _triplet_case(draw, reduction, name):
+    arrays = draw(vectors(3, dims=(0, 1, 2), dtype=np.float64))
+    anchor, positive, negative = (_values(draw, a.shape, -2.0, 2.0) for a in arrays)
+    if negative.ndim == 2 and len(negative) > 1 and draw(st.booleans()):
+        negative = negative[:1]
+    options = {
+        "margin": draw(st.sampled_from([0.5, 1.0, 2.0])),
+        "p": draw(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, math.inf])),
+        "eps": draw(st.sampled_from([1e-6, 0.0])),
+        "swap": draw(st.booleans()),
+        "reduction": reduction,
+    }
+    return [anchor, positive, negative], options, [(0, 0), (1, 1), (2, 2)]
+
+
+def _without_blank_labels(arrays: list, blank: int) -> list:
+    """The CTC arrays with every target label equal to the blank moved to the next class:
+    torch's docs forbid the blank as a label, and its CPU backward then drops a path's share
+    at the last step (LOSS-49, test_ctc_gradient_of_a_blank_last_label)."""
+    n_classes = arrays[0].shape[-1]
+    targets = np.where(arrays[1] == blank, (blank + 1) % n_classes, arrays[1])
+    return [arrays[0], targets, *arrays[2:]]
+
+
+def _ctc_backward_case(draw, reduction, name):
+    arrays, blank = draw(ctc_case())
+    arrays = _without_blank_labels(arrays, blank)
+    logits = arrays[0].astype(np.float64)  # log-probabilities, read as logits: log_softmax keeps
+    options = {"blank": blank, "reduction": reduction, "zero_infinity": draw(st.booleans())}
+    return [logits, *arrays[1:]], options, [(0, 0)]
+
+
+_BACKWARD_CASES = {
+    "l1_loss": _l1_mse_case, "mse_loss": _l1_mse_case, "smooth_l1_loss": _l1_mse_case,
+    "huber_loss": _l1_mse_case, "poisson_nll_loss": _poisson_case, "kl_div": _kl_case,
+    "binary_cross_entropy": _bce_case, "binary_cross_entropy_with_logits": _bce_case,
+    "cross_entropy": _class_case, "nll_loss": _class_case,
+    "margin_ranking_loss": _ranking_case, "hinge_embedding_loss": _ranking_case,
+    "soft_margin_loss": _ranking_case, "multilabel_margin_loss": _multi_class_case,
+    "multi_margin_loss": _multi_class_case, "multilabel_soft_margin_loss": _soft_multilabel_case,
+    "cosine_embedding_loss": _cosine_case, "triplet_margin_loss": _triplet_case,
+    "ctc_loss": _ctc_backward_case,
+}
+
+
+@st.composite
+def backward_case(draw, names=tuple(_BACKWARD_CASES)):
+    name = draw(st.sampled_from(names))
+    arrays, options, grads = _BACKWARD_CASES[name](draw, draw(REDUCTIONS), name)
+    arrays = [np.asarray(a) if isinstance(a, np.generic) else a for a in arrays]
+    return name, arrays, options, grads, draw(st.booleans()), draw(SEEDS)
+
+
+def _torch_backward(device, name, arrays, options, grads, noncontiguous, seed):
+    """torch's loss on ``device`` (the differentiable arrays as non-contiguous leaves when
+    asked), a random upstream gradient ``g`` and the gradients, None turned into zeros."""
+    wanted = {where for where, _ in grads}
+    leaves = {}
+
+    def make(where, value):
+        if not isinstance(value, np.ndarray):
+            return value
+        if where in wanted:
+            leaves[where] = to_torch(value, device, requires_grad=True,
+                                     noncontiguous=noncontiguous)
+            return leaves[where]
+        return to_torch(value, device)
+
+    args = [make(i, a) for i, a in enumerate(arrays)]
+    kwargs = {k: make(k, v) for k, v in options.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # size warnings, kl_div's 'mean'
+        if name == "ctc_loss":  # log-probabilities from a log_softmax of the logits
+            out = F.ctc_loss(args[0].log_softmax(-1), *args[1:], **kwargs)
+        else:
+            out = getattr(F, name)(*args, **kwargs)
+    g = np.random.default_rng(seed).standard_normal(tuple(out.shape))
+    order = [where for where, _ in grads]
+    got = torch.autograd.grad(out, [leaves[w] for w in order], to_torch(g, device),
+                              allow_unused=True)
+    result = {w: torch.zeros_like(leaves[w]) if t is None else t
+              for w, t in zip(order, got, strict=True)}
+    return out, g, result
+
+
+def _reference_vjp(name, arrays, options, g):
+    """``losses.<name>_backward`` on the same call; for CTC, through the log_softmax."""
+    if name == "ctc_loss":
+        log_p = losses._log_softmax(arrays[0], -1)
+        grad = losses.ctc_loss_backward(g, log_p, *arrays[1:], **options)
+        return (losses._log_softmax_backward(grad, log_p, -1),)
+    result = getattr(losses, f"{name}_backward")(g, *arrays, **options)
+    return result if isinstance(result, tuple) else (result,)
+
+
+def _functional_backward(name, arrays, options, grads, g):
+    """``reference.functional.<name>`` on reference tensors: its output and gradients."""
+    wanted = {where for where, _ in grads}
+    leaves = {}
+
+    def make(where, value):
+        if where in wanted:
+            leaves[where] = ag.Tensor(value, requires_grad=True)
+            return leaves[where]
+        return value
+
+    args = [make(i, a) for i, a in enumerate(arrays)]
+    kwargs = {k: make(k, v) for k, v in options.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if name == "ctc_loss":
+            args[0] = rf._LossLogSoftmax.apply(args[0], dim=-1)
+        out = getattr(rf, name)(*args, **kwargs)
+    order = [where for where, _ in grads]
+    got = ag.grad(out, [leaves[w] for w in order], g, allow_unused=True)
+    return out, {w: np.zeros(leaves[w].shape) if a is None else a
+                 for w, a in zip(order, got, strict=True)}
+
+
+def _close(expected, actual) -> None:
+    """``assert_matches`` at the float64 tolerance, with a NumPy fast path when it passes."""
+    host, arr = to_numpy(expected), np.asarray(actual)
+    tol = TOLERANCES[torch.float64]
+    if not (host.shape == arr.shape and host.dtype == arr.dtype == np.float64
+            and np.allclose(arr, host, rtol=tol["rtol"], atol=tol["atol"], equal_nan=True)):
+        assert_matches(expected, actual)
+
+
+@pytest.mark.spec("LOSS-39", "LOSS-40", "LOSS-42", "LOSS-43", "LOSS-44", "LOSS-45", "LOSS-46",
+                  "LOSS-47", "LOSS-48", "LOSS-49")
+@given(backward_case())
+@example(("cross_entropy", [np.array([[0.1, 0.2, 0.3], [1.0, -1.0, 0.0]]), np.array([1, 0])],
+          {"weight": np.array([1.0, 2.0, 3.0]), "label_smoothing": 0.25, "reduction": "mean"},
+          [(0, 0)], False, 0))  # the notes' logits: smoothing, weighted mean
+@example(("multilabel_margin_loss", [np.zeros((0, 1)), np.zeros((0, 1), np.int64)],
+          {"reduction": "mean"}, [(0, 0)], False, 0))  # torch's value unwritten (LOSS-31)
+def test_loss_vjps_match_torch_autograd(device, case):
+    """Each loss's VJP, and reference.functional's gradients and node name, equal torch's on
+    a random call and upstream gradient (every reduction and option, broadcast targets,
+    probabilities, ignored targets, hinge corners, NaN and inf where elementwise)."""
+    name, arrays, options, grads, noncontiguous, seed = case
+    out, g, expected = _torch_backward(device, name, arrays, options, grads, noncontiguous, seed)
+    vjp = _reference_vjp(name, arrays, options, g)
+    for where, index in grads:
+        _close(expected[where], vjp[index])
+    r_out, actual = _functional_backward(name, arrays, options, grads, g)
+    uninitialized = (name in ("multi_margin_loss", "multilabel_margin_loss")
+                     and arrays[0].size == 0 and options["reduction"] != "none")
+    if not uninitialized:  # torch's reduced value of an empty batch is not written (LOSS-31)
+        _close(out, r_out.data)
+    for where, _ in grads:
+        _close(expected[where], actual[where])
+    assert r_out.grad_fn.name() == out.grad_fn.name()
+
+
+def _node_forms() -> list:
+    """(id, loss, positional arrays, options): every input form of every loss once."""
+    rng = np.random.default_rng(39)
+
+    def r(*shape, low=-2.0, high=2.0):
+        return rng.uniform(low, high, shape)
+
+    forms = []
+    for reduction in ("none", "mean", "sum"):
+        for name in ("l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"):
+            forms += [
+                (f"{name}-{reduction}", name, [r(2, 3), r(2, 3)], {"reduction": reduction}),
+                (f"{name}-{reduction}-0d", name, [r(), r()], {"reduction": reduction}),
+                (f"{name}-{reduction}-broadcast", name, [r(2, 1), r(3)], {"reduction": reduction}),
+                (f"{name}-{reduction}-empty", name, [r(0, 3), r(0, 3)], {"reduction": reduction}),
+            ]
+            if name != "smooth_l1_loss" and POINTWISE_WEIGHT:
+                forms.append((f"{name}-{reduction}-weight", name, [r(2, 3), r(2, 3)],
+                              {"reduction": reduction, "weight": r(2, 3, low=0.1)}))
+        forms.append((f"smooth_l1_loss-{reduction}-beta0", "smooth_l1_loss", [r(2, 3), r(2, 3)],
+                      {"reduction": reduction, "beta": 0.0}))
+        for log_input in (True, False):
+            for full in (False, True):
+                forms.append((f"poisson-{reduction}-log{log_input}-full{full}",
+                              "poisson_nll_loss", [r(2, 3, low=0.1), r(2, 3, low=0.0, high=4.0)],
+                              {"log_input": log_input, "full": full, "reduction": reduction}))
+        for log_target in (False, True):
+            forms.append((f"kl_div-{reduction}-log{log_target}", "kl_div",
+                          [r(2, 3), r(2, 3, low=0.1)],
+                          {"reduction": reduction, "log_target": log_target}))
+        forms += [
+            (f"bce-{reduction}", "binary_cross_entropy", [r(2, 3, low=0.1, high=0.9),
+             r(2, 3, low=0.0, high=1.0)], {"reduction": reduction, "weight": r(3, low=0.1)}),
+            (f"bce-logits-{reduction}", "binary_cross_entropy_with_logits", [r(2, 3),
+             r(2, 3, low=0.0, high=1.0)], {"reduction": reduction, "pos_weight": r(3, low=0.1)}),
+            (f"ranking-{reduction}", "margin_ranking_loss", [r(3), r(3), np.array([1.0, -1, 1])],
+             {"reduction": reduction, "margin": 0.5}),
+            (f"hinge-{reduction}", "hinge_embedding_loss", [r(3), np.array([1.0, -1, 1])],
+             {"reduction": reduction}),
+            (f"soft-margin-{reduction}", "soft_margin_loss", [r(2, 3), np.sign(r(2, 3))],
+             {"reduction": reduction}),
+            (f"multilabel-margin-{reduction}", "multilabel_margin_loss",
+             [r(2, 4), np.array([[3, 0, -1, 1], [1, -1, 0, 0]])], {"reduction": reduction}),
+            (f"multilabel-margin-{reduction}-1d", "multilabel_margin_loss",
+             [r(4), np.array([3, 0, -1, 1])], {"reduction": reduction}),
+            (f"multilabel-soft-{reduction}", "multilabel_soft_margin_loss",
+             [r(2, 4), r(2, 4, low=0.0, high=1.0), r(4, low=0.1)], {"reduction": reduction}),
+            (f"cosine-{reduction}", "cosine_embedding_loss", [r(3, 4), r(3, 4),
+             np.array([1.0, -1, -1])], {"reduction": reduction}),
+            (f"cosine-{reduction}-1d", "cosine_embedding_loss", [r(4), r(4), np.array(1.0)],
+             {"reduction": reduction}),
+            (f"multi-margin-{reduction}", "multi_margin_loss", [r(2, 4), np.array([1, 3])],
+             {"reduction": reduction, "p": 2, "weight": r(4, low=0.1)}),
+            (f"multi-margin-{reduction}-1d", "multi_margin_loss", [r(4), np.array(1)],
+             {"reduction": reduction}),
+            (f"triplet-{reduction}", "triplet_margin_loss", [r(2, 4), r(2, 4), r(2, 4)],
+             {"reduction": reduction, "swap": True}),
+            (f"triplet-{reduction}-0d", "triplet_margin_loss", [r(), r(), r()],
+             {"reduction": reduction}),
+        ]
+        for zero_infinity in (False, True):
+            logits = r(5, 2, 4)
+            forms += [
+                (f"ctc-{reduction}-zi{zero_infinity}", "ctc_loss",
+                 [logits, np.array([[1, 2], [3, 0]]), np.array([5, 4]), np.array([2, 1])],
+                 {"reduction": reduction, "zero_infinity": zero_infinity}),
+                (f"ctc-{reduction}-zi{zero_infinity}-concatenated", "ctc_loss",
+                 [logits, np.array([1, 2, 3]), np.array([5, 4]), np.array([2, 1])],
+                 {"reduction": reduction, "zero_infinity": zero_infinity}),
+                (f"ctc-{reduction}-zi{zero_infinity}-unbatched", "ctc_loss",
+                 [logits[:, 0], np.array([1, 2]), np.array(5), np.array(2)],
+                 {"reduction": reduction, "zero_infinity": zero_infinity}),
+            ]
+        for ndim in (1, 2, 3, 4, 5):
+            shape = (3,) if ndim == 1 else (2, 3) + (2,) * (ndim - 2)
+            labels = rng.integers(0, 3, () if ndim == 1 else (2,) + (2,) * (ndim - 2))
+            forms.append((f"nll-{reduction}-{ndim}d", "nll_loss", [r(*shape), labels],
+                          {"reduction": reduction}))
+            for smoothing in (0.0, 0.2):
+                options = {"reduction": reduction, "label_smoothing": smoothing}
+                forms += [
+                    (f"ce-{reduction}-{ndim}d-ls{smoothing}", "cross_entropy",
+                     [r(*shape), labels], {**options, "weight": r(3, low=0.1)}),
+                    (f"ce-{reduction}-{ndim}d-ls{smoothing}-probabilities", "cross_entropy",
+                     [r(*shape), r(*shape, low=0.0, high=1.0)], options),
+                ]
+        forms += [
+            (f"ce-{reduction}-empty", "cross_entropy", [r(0, 3), np.zeros(0, np.int64)],
+             {"reduction": reduction}),
+            (f"ce-{reduction}-empty-probabilities", "cross_entropy", [r(0, 3), r(0, 3)],
+             {"reduction": reduction}),
+            (f"ce-{reduction}-legacy", "cross_entropy", [r(2, 3), np.array([0, 2])],
+             {"size_average": False}),
+        ]
+    forms += [
+        ("kl_div-batchmean", "kl_div", [r(2, 3), r(2, 3, low=0.1)], {"reduction": "batchmean"}),
+        ("kl_div-batchmean-0d", "kl_div", [r(), r(low=0.1)], {"reduction": "batchmean"}),
+        ("mse-legacy-reduce-false", "mse_loss", [r(2, 3), r(2, 3)], {"reduce": False}),
+    ]
+    return forms
+
+
+NODE_FORMS = _node_forms()
+
+
+@pytest.mark.spec("LOSS-39")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", sorted({form[1] for form in NODE_FORMS}))
+def test_functional_losses_record_torchs_node_on_every_form(device, name):
+    """reference.functional.<name> records torch's grad_fn (the last node of torch's own
+    decomposition) on every input form, with torch's value and input gradient."""
+    for form_id, loss, arrays, options in NODE_FORMS:
+        if loss != name:
+            continue
+        grads = [(0, 0)]
+        out, g, expected = _torch_backward(device, loss, arrays, options, grads, False, 0)
+        r_out, actual = _functional_backward(loss, arrays, options, grads, g)
+        assert r_out.grad_fn.name() == out.grad_fn.name(), form_id
+        _close(out, r_out.data)
+        _close(expected[0], actual[0])
+
+
+@pytest.mark.spec("LOSS-39")
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_functional_losses_have_torchs_signature(name):
+    """Named and signed as torch.nn.functional (and as reference.losses): a release without
+    a newer parameter (weight= of l1/mse/huber before 2.11) has the others, in order."""
+    mine = list(inspect.signature(getattr(rf, name)).parameters.values())
+    assert [(p.name, p.default) for p in mine] == [
+        (p.name, p.default) for p in inspect.signature(getattr(losses, name)).parameters.values()
+    ]
+    theirs = [(p.name, p.default) for p in inspect.signature(getattr(F, name)).parameters.values()]
+    assert [(p.name, p.default) for p in mine][: len(theirs)] == theirs
+    assert all(p.name == "weight" for p in mine[len(theirs):])
+
+
+_CORNER = 0.0 if torch_at_least("2.14") else 1.0  # clamp_min's gradient at z = 0 (LOSS-47)
+_EPS32 = float(np.float32(1e-12))
+
+# (id, loss, arrays, options, differentiated argument, its gradient of sum(loss)): the kinks
+# and the clamps, pinned in torch and in the reference.
+KINKS = [
+    ("l1-at-zero", "l1_loss", [np.array([1.0, 2.0]), np.array([1.0, 3.0])], {}, 0,
+     np.array([0.0, -1.0])),
+    ("smooth-l1-at-beta", "smooth_l1_loss",
+     [np.array([1.5, -0.5, 0.0, 0.25]), np.array([0.5, 0.5, 0.0, 0.0])], {"beta": 1.0}, 0,
+     np.array([1.0, -1.0, 0.0, 0.25])),
+    ("smooth-l1-beta-0-at-zero", "smooth_l1_loss",
+     [np.array([1.0, 2.0]), np.array([1.0, 3.0])], {"beta": 0.0}, 0, np.array([0.0, -1.0])),
+    ("huber-at-delta", "huber_loss", [np.array([2.5, -1.5, 3.0]), np.array([0.5, 0.5, 0.0])],
+     {"delta": 2.0}, 0, np.array([2.0, -2.0, 2.0])),
+    ("bce-clamp", "binary_cross_entropy",
+     [np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0, 1.0])], {}, 0,
+     np.array([-1 / _EPS32, 1 / _EPS32, 0.0, 0.0])),
+    ("bce-clamp-target", "binary_cross_entropy",
+     [np.array([0.0, 1.0, 0.5]), np.array([1.0, 0.0, 0.0])], {}, 1,
+     np.array([np.inf, -np.inf, 0.0])),
+    ("soft-margin-overflow", "soft_margin_loss",
+     [np.array([-1000.0, 1000.0, -30.0]), np.array([1.0, -1.0, 1.0])], {}, 0,
+     np.array([np.nan, np.nan, -1.0 / (1.0 + math.exp(-30.0))])),
+    ("poisson-full-target-at-zero", "poisson_nll_loss",
+     [np.array([0.5, 0.5, 0.5]), np.array([0.0, 1.0, 2.0])], {"full": True}, 1,
+     np.array([np.nan, -0.5, -0.5 + math.log(2.0) + 0.25])),
+    ("kl-target-at-zero", "kl_div", [np.array([-1.0, -1.0]), np.array([0.0, 0.5])], {}, 1,
+     np.array([np.nan, math.log(0.5) + 2.0])),
+    ("ranking-corner", "margin_ranking_loss",
+     [np.array([1.0, 2.0]), np.array([1.0, 2.0]), np.array([1.0, -1.0])], {}, 0,
+     np.array([-_CORNER, _CORNER])),
+    ("hinge-corner", "hinge_embedding_loss", [np.array([1.0, 0.5]), np.array([-1.0, -1.0])],
+     {}, 0, np.array([-_CORNER, -1.0])),
+    ("cosine-corner", "cosine_embedding_loss",  # cos = margin = 0 exactly
+     [np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([-1.0])], {"margin": 0.0}, 1,
+     np.array([[_CORNER / (1 + 1e-12), 0.0]])),
+    ("triplet-corner", "triplet_margin_loss",
+     [np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]), np.array([[2.0, 0.0]])],
+     {"eps": 0.0, "margin": 1.0}, 1, np.array([[_CORNER, 0.0]])),
+    ("multi-margin-corner", "multi_margin_loss", [np.array([[1.0, 0.0, 0.5]]), np.array([0])],
+     {}, 0, np.array([[-1 / 3, 0.0, 1 / 3]])),
+    ("multilabel-margin-corner", "multilabel_margin_loss",
+     [np.array([[1.0, 0.0, 0.5]]), np.array([[0, -1, 0]])], {}, 0,
+     np.array([[-1 / 3, 0.0, 1 / 3]])),
+    ("triplet-swap-tie", "triplet_margin_loss",
+     [np.array([[0.0, 0.0]]), np.array([[2.0, 0.0]]), np.array([[1.0, 1.0]])],
+     {"eps": 0.0, "margin": 10.0, "swap": True}, 2, np.array([[0.0, -math.sqrt(0.5)]])),
+    ("triplet-max-norm-tie", "triplet_margin_loss",
+     [np.array([[1.0, -1.0, 0.5]]), np.zeros((1, 3)), np.array([[3.0, 1.0, 2.0]])],
+     {"eps": 0.0, "margin": 10.0, "p": math.inf}, 0, np.array([[1.0, 0.0, 0.0]])),
+]
+
+
+@pytest.mark.spec("LOSS-41", "LOSS-43", "LOSS-44", "LOSS-46", "LOSS-47", "LOSS-48")
+@pytest.mark.parametrize("case", KINKS, ids=[k[0] for k in KINKS])
+def test_gradients_at_kinks_and_clamps(device, case):
+    """Where a loss is not differentiable (or is clamped), the gradient torch defines, in
+    torch and in the reference."""
+    _, name, arrays, options, argument, expected = case
+    options = {"reduction": "sum", **options}
+    tensors = [to_torch(a, device, requires_grad=(i == argument)) for i, a in enumerate(arrays)]
+    (got,) = torch.autograd.grad(getattr(F, name)(*tensors, **options), tensors[argument])
+    assert_matches(got, expected)
+    vjp = _reference_vjp(name, arrays, options, np.ones(()))
+    assert_matches(torch.as_tensor(vjp[argument]), expected)
+
+
+@pytest.mark.spec("LOSS-49")
+@known_torch_bug(
+    fixed_in=None, issue="pytorch/pytorch#52241",
+    why="ctc_loss's gradient with respect to log_probs is exp(log_probs) - gamma, the gradient "
+        "with respect to the logits of a log_softmax, not the derivative -gamma (also "
+        "pytorch/pytorch#181534, #82545); checked on torch 2.4.1, 2.11, 2.13 and 2.14",
+)
+def test_ctc_gradient_with_respect_to_log_probs_is_the_derivative(device):
+    lp = losses._log_softmax(np.random.default_rng(49).standard_normal((4, 1, 3)), -1)
+    args = (np.array([[1, 2]]), np.array([4]), np.array([2]))
+    tlp = to_torch(lp, device, requires_grad=True)
+    loss = F.ctc_loss(tlp, *(to_torch(a, device) for a in args), reduction="sum")
+    (grad,) = torch.autograd.grad(loss, tlp)
+    assert_matches(grad, losses.ctc_loss_backward(np.ones(()), lp, *args, reduction="sum"))
+
+
+@pytest.mark.spec("LOSS-49")
+@given(ctc_case(), REDUCTIONS, st.booleans(), SEEDS)
+@example(([np.array([[[np.nan, -math.log(2.0)]]]), np.array([[0, 0]]), np.array([1]),
+           np.array([2])], 0), "none", True, 0)  # zeroed sample with a NaN: not NaN * 0
+@example(([np.array([[[np.nan, -math.log(2.0)]]]), np.array([[1]]), np.array([1]),
+           np.array([1])], 0), "none", False, 0)  # a NaN stays in its class
+def test_ctc_torch_gradient_is_the_derivative_plus_the_probabilities(
+    device, case, reduction, zero_infinity, seed
+):
+    """What torch returns for log_probs: the reference's derivative plus exp(log_probs)
+    times the sample's upstream gradient, at the steps within the input length of each
+    sample whose loss is kept (finite, or not zeroed by zero_infinity)."""
+    arrays, blank = case
+    arrays = _without_blank_labels(arrays, blank)
+    lp = arrays[0].astype(np.float64)
+    options = {"blank": blank, "reduction": reduction, "zero_infinity": zero_infinity}
+    tlp = to_torch(lp, device, requires_grad=True)
+    rest = [to_torch(a, device) for a in arrays[1:]]
+    out = F.ctc_loss(tlp, *rest, **options)
+    g = np.random.default_rng(seed).standard_normal(tuple(out.shape))
+    (grad,) = torch.autograd.grad(out, tlp, to_torch(g, device))
+    derivative = losses.ctc_loss_backward(g, lp, *arrays[1:], **options)
+    batched = lp.ndim == 3
+    lengths = np.reshape(arrays[3], -1)
+    per_sample = np.broadcast_to(np.reshape(g, -1), lengths.shape).astype(np.float64)
+    if reduction == "mean":
+        per_sample = per_sample / np.maximum(lengths, 1) / lengths.size
+    nll = losses.ctc_loss(lp, *arrays[1:], blank=blank, reduction="none")
+    kept = ~(zero_infinity & (np.reshape(nll, -1) == np.inf))
+    steps = np.arange(lp.shape[0])[:, None] < np.reshape(arrays[2], -1)[None, :]
+    extra = np.exp(lp if batched else lp[:, None]) * per_sample[None, :, None]
+    extra = np.where(steps[:, :, None] & kept[None, :, None], extra, 0)  # not NaN * 0
+    assert_matches(grad, derivative + (extra if batched else extra[:, 0]))
+
+
+@pytest.mark.spec("LOSS-49")
+def test_ctc_gradient_of_a_blank_last_label(device):
+    """A target whose last label is the blank (torch's docs forbid it; the forward counts
+    its paths all the same): log_probs log(0.5) everywhere, T = 2, target [0], blank 0, so
+    every lattice position is class 0 and the derivative is -1 at both steps. torch's CPU
+    kernel seeds the last step's class-0 posterior with the position 2S and then overwrites
+    it with position 2S - 1 (it assumes the two classes differ): 2/3 instead of 1, so its
+    gradient there is 0.5 - 2/3 = -1/6 instead of exp(lp) - 1 = -0.5."""
+    if device != "cpu":
+        pytest.skip("the CPU kernel's rule; CUDA's blank-label gradient is not checked here "
+                    "(no GPU was available when it was written)")
+    lp = np.full((2, 1, 2), math.log(0.5))
+    args = (np.array([[0]]), np.array([2]), np.array([1]))
+    tlp = to_torch(lp, device, requires_grad=True)
+    loss = F.ctc_loss(tlp, *(to_torch(a, device) for a in args), reduction="sum")
+    assert_matches(loss, np.asarray(-math.log(0.75)))
+    (grad,) = torch.autograd.grad(loss, tlp)
+    assert_matches(grad, np.array([[[-0.5, 0.5]], [[0.5 - 2 / 3, 0.5]]]))
+    derivative = losses.ctc_loss_backward(np.ones(()), lp, *args, reduction="sum")
+    assert_matches(torch.as_tensor(derivative), np.array([[[-1.0, 0.0]], [[-1.0, 0.0]]]))
+
+
+# (loss, its arrays, the keyword that requires grad, torch's function name in the message)
+NOT_DIFFERENTIABLE = [
+    ("nll_loss", [np.zeros((2, 3)), np.array([0, 2])], "weight", "nll_loss_forward"),
+    ("cross_entropy", [np.zeros((2, 3)), np.array([0, 2])], "weight", "nll_loss_forward"),
+    ("binary_cross_entropy", [np.full((2, 3), 0.5), np.full((2, 3), 0.5)], "weight",
+     "binary_cross_entropy"),
+    ("binary_cross_entropy_with_logits", [np.zeros((2, 3)), np.full((2, 3), 0.5)], "weight",
+     "binary_cross_entropy_with_logits"),
+    ("binary_cross_entropy_with_logits", [np.zeros((2, 3)), np.full((2, 3), 0.5)],
+     "pos_weight", "binary_cross_entropy_with_logits"),
+    ("multi_margin_loss", [np.zeros((2, 3)), np.array([0, 2])], "weight", "multi_margin_loss"),
+    ("soft_margin_loss", [np.zeros((2, 3)), np.ones((2, 3))], "target", "soft_margin_loss"),
+]
+
+
+@pytest.mark.spec("LOSS-50")
+@pytest.mark.parametrize("name, arrays, argument, function", NOT_DIFFERENTIABLE,
+                         ids=[f"{c[0]}-{c[2]}" for c in NOT_DIFFERENTIABLE])
+def test_arguments_torch_does_not_differentiate_refuse_requires_grad(
+    device, name, arrays, argument, function
+):
+    """A weight (or soft margin's target) that requires grad raises in grad mode, naming
+    the argument; under no_grad it is accepted. Without requires_grad the loss records its
+    node and the other arguments' gradients (test_loss_vjps_match_torch_autograd)."""
+    value = np.ones(3) if argument != "target" else arrays[1]
+    t_args = [to_torch(a, device, requires_grad=a.dtype == np.float64 and i == 0)
+              for i, a in enumerate(arrays)]
+    r_args = [ag.Tensor(a, requires_grad=a.dtype == np.float64 and i == 0)
+              for i, a in enumerate(arrays)]
+    if argument == "target":
+        t_args[1], r_args[1] = to_torch(value, device, requires_grad=True), ag.Tensor(
+            value, requires_grad=True)
+        t_kwargs, r_kwargs = {}, {}
+    else:
+        t_kwargs = {argument: to_torch(value, device, requires_grad=True)}
+        r_kwargs = {argument: ag.Tensor(value, requires_grad=True)}
+    keyword = f"not differentiable with respect to argument '{argument}'"
+    assert_both_raise(lambda: getattr(F, name)(*t_args, **t_kwargs),
+                      lambda: getattr(rf, name)(*r_args, **r_kwargs),
+                      torch_error=RuntimeError, match=keyword)
+    with pytest.raises(RuntimeError, match=function):
+        getattr(F, name)(*t_args, **t_kwargs)
+    with torch.no_grad():
+        getattr(F, name)(*t_args, **t_kwargs)
+    with ag.no_grad():
+        getattr(rf, name)(*r_args, **r_kwargs)
+
+
+@st.composite
+def second_order_case(draw):
+    name = draw(st.sampled_from(["mse_loss", "cross_entropy"]))
+    arrays, options, grads = _BACKWARD_CASES[name](draw, draw(REDUCTIONS), name)
+    arrays = [np.asarray(a) if isinstance(a, np.generic) else a for a in arrays]
+    if name == "mse_loss":
+        arrays = [np.nan_to_num(a, nan=0.5, posinf=3.0, neginf=-3.0) for a in arrays]
+    return name, arrays, options, grads, draw(SEEDS)
+
+
+@pytest.mark.spec("LOSS-51")
+@given(second_order_case())
+@example(("cross_entropy", [np.zeros((0, 1)), np.zeros(0, np.int64)],
+          {"reduction": "mean", "label_smoothing": 0.0}, [(0, 0)], 0))  # nll's VJP of g: NaN
+@example(("cross_entropy", [np.array([5.0]), np.array(0)],
+          {"reduction": "mean", "ignore_index": 0, "label_smoothing": 0.25}, [(0, 0)],
+          0))  # every target ignored: the masked smoothing term passes nothing (not inf * 0)
+def test_double_backward_of_mse_and_cross_entropy_matches_torch(device, case):
+    """grad(..., create_graph=True) through reference.functional.mse_loss and cross_entropy,
+    differentiated again: the gradients of <grad, u> with respect to every differentiable
+    argument and to the upstream gradient equal torch's double backward."""
+    name, arrays, options, grads, seed = case
+    rng = np.random.default_rng(seed)
+    order = [where for where, _ in grads]
+    t_leaves, r_leaves = {}, {}
+
+    def make(where, value, leaves, lib):
+        if where not in order:
+            return value if lib is ag else _torch_value(value, device)
+        leaves[where] = (ag.Tensor(value, requires_grad=True) if lib is ag
+                         else to_torch(value, device, requires_grad=True))
+        return leaves[where]
+
+    results = []
+    for lib, leaves, module in ((torch, t_leaves, F), (ag, r_leaves, rf)):
+        args = [make(i, a, leaves, lib) for i, a in enumerate(arrays)]
+        kwargs = {k: make(k, v, leaves, lib) for k, v in options.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            out = getattr(module, name)(*args, **kwargs)
+        if lib is torch:
+            g = rng.standard_normal(tuple(out.shape))
+            us = [rng.standard_normal(tuple(leaves[w].shape)) for w in order]
+        upstream = (to_torch(g, device, requires_grad=True) if lib is torch
+                    else ag.Tensor(g, requires_grad=True))
+        inputs = [leaves[w] for w in order]
+        first = (torch.autograd.grad(out, inputs, upstream, create_graph=True) if lib is torch
+                 else ag.grad(out, inputs, upstream, create_graph=True))
+        second = sum(((f * (to_torch(u, device) if lib is torch else u)).sum()
+                      for f, u in zip(first, us, strict=True)), start=0.0)
+        targets = [*inputs, upstream]
+        if lib is torch:
+            got = torch.autograd.grad(second, targets, allow_unused=True)
+            got = [torch.zeros_like(t) if d is None else d for t, d in zip(targets, got,
+                                                                           strict=True)]
+        else:
+            got = ag.grad(second, targets, allow_unused=True)
+            got = [np.zeros(t.shape) if d is None else d for t, d in zip(targets, got,
+                                                                         strict=True)]
+        results.append(got)
+    for expected, actual in zip(*results, strict=True):
+        _close(expected, actual)
+
+
+class _LossThroughReference(torch.autograd.Function):
+    """A reference loss and its VJP as a torch op (through NumPy on the host), so
+    ``torch.autograd.gradcheck`` compares the VJP with finite differences."""
+
+    @staticmethod
+    def forward(ctx, name, options, *tensors):
+        arrays = [to_numpy(t) if isinstance(t, torch.Tensor) else t for t in tensors]
+        ctx.name, ctx.options, ctx.arrays = name, options, arrays
+        return torch.as_tensor(np.asarray(getattr(losses, name)(*arrays, **options)),
+                               device=tensors[0].device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grads = getattr(losses, f"{ctx.name}_backward")(to_numpy(grad), *ctx.arrays,
+                                                        **ctx.options)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        grads = (*grads, *(None,) * (len(ctx.arrays) - len(grads)))[: len(ctx.arrays)]
+        return (None, None, *(None if g is None else torch.as_tensor(g, device=grad.device)
+                              for g in grads))
+
+
+_GRADCHECK_RNG = np.random.default_rng(52)
+
+
+def _g(*shape, low=-1.0, high=1.0):
+    """Uniform values, a fresh draw for each array (equal arrays would sit on the kinks)."""
+    return _GRADCHECK_RNG.uniform(low, high, shape)
+
+
+GRADCHECK_LOSSES = [
+    ("cross_entropy", (_g(3, 4), np.array([1, 3, 0])),
+     {"weight": _g(4, low=0.5), "label_smoothing": 0.3, "ignore_index": 0}),
+    ("cross_entropy", (_g(2, 3, 2), _g(2, 3, 2, low=0.0)),
+     {"weight": _g(3, low=0.5), "label_smoothing": 0.2, "reduction": "sum"}),
+    ("nll_loss", (_g(2, 3, 2, 2), np.array([[[0, 1], [2, 1]], [[1, 1], [0, 2]]])),
+     {"weight": _g(3, low=0.5)}),
+    ("mse_loss", (_g(2, 3), _g(3)), {}),
+    ("smooth_l1_loss", (_g(2, 3) * 3, _g(2, 3)), {"beta": 0.7}),
+    ("huber_loss", (_g(2, 3) * 3, _g(2, 3)), {"delta": 0.6, "reduction": "sum"}),
+    ("poisson_nll_loss", (_g(2, 3, low=0.2), _g(2, 3, low=1.5, high=3.0)),
+     {"log_input": False, "full": True}),
+    ("kl_div", (_g(2, 3), _g(2, 3, low=0.1)), {"reduction": "batchmean"}),
+    ("binary_cross_entropy", (_g(2, 3, low=0.1, high=0.9), _g(2, 3, low=0.0)),
+     {"weight": _g(3, low=0.5)}),
+    ("binary_cross_entropy_with_logits", (_g(2, 3) * 3, _g(2, 3, low=0.0)),
+     {"pos_weight": _g(3, low=0.5), "weight": _g(3, low=0.5)}),
+    ("multilabel_soft_margin_loss", (_g(2, 3) * 3, _g(2, 3, low=0.0), _g(3, low=0.5)), {}),
+    ("cosine_embedding_loss", (_g(3, 4), _g(3, 4), np.array([1.0, -1.0, -1.0])),
+     {"margin": -0.5}),
+    ("triplet_margin_loss", (_g(2, 3), _g(2, 3), _g(2, 3)), {"p": 3.0, "swap": True}),
+    ("multi_margin_loss", (_g(2, 4), np.array([1, 3])), {"p": 2, "weight": _g(4, low=0.5)}),
+    ("soft_margin_loss", (_g(2, 3) * 3, np.array([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]])), {}),
+    ("ctc_loss", (losses._log_softmax(_g(5, 2, 4) * 2, -1), np.array([[1, 2], [3, 3]]),
+                  np.array([5, 4]), np.array([2, 2])), {}),
+]
+
+
+@pytest.mark.spec("LOSS-52")
+@pytest.mark.parametrize("name, arrays, options", GRADCHECK_LOSSES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(GRADCHECK_LOSSES)])
+def test_gradcheck_confirms_the_reference_vjps(device, name, arrays, options):
+    """torch.autograd.gradcheck (finite differences) on the reference's forward and VJP: the
+    float arrays are differentiated, integer ones and the sign targets torch does not
+    differentiate (soft margin's, cosine embedding's) are constants."""
+    constant = {"soft_margin_loss": 1, "cosine_embedding_loss": 2}.get(name)
+    tensors = [to_torch(a, device, requires_grad=a.dtype == np.float64 and i != constant)
+               for i, a in enumerate(arrays)]
+    assert torch.autograd.gradcheck(
+        lambda *ts: _LossThroughReference.apply(name, options, *ts), tuple(tensors),
+        eps=1e-6, atol=1e-6, rtol=1e-5, fast_mode=True,
+    )
+
+
+@pytest.mark.spec("LOSS-42")
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_is_exact_for_training(device, smoothing):
+    """A training step's loss: reference.functional.cross_entropy of (16, 10) logits equals
+    torch's, value and logit gradient, to a relative 1e-9 in float64."""
+    rng = np.random.default_rng(18)
+    x, y = rng.standard_normal((16, 10)) * 3, rng.integers(0, 10, 16)
+    tx = to_torch(x, device, requires_grad=True)
+    loss = F.cross_entropy(tx, to_torch(y, device), label_smoothing=smoothing)
+    (expected,) = torch.autograd.grad(loss, tx)
+    rx = ag.Tensor(x, requires_grad=True)
+    r_loss = rf.cross_entropy(rx, y, label_smoothing=smoothing)
+    r_loss.backward()
+    assert_matches(loss, r_loss.data, rtol=1e-9, atol=0.0)
+    assert_matches(expected, rx.grad, rtol=1e-9, atol=1e-15)
