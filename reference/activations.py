@@ -24,35 +24,83 @@ from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "celu",
+    "celu_backward",
+    "celu_double_backward",
     "elu",
+    "elu_backward",
+    "elu_double_backward",
     "erf",
     "gelu",
+    "gelu_backward",
+    "gelu_double_backward",
+    "glu",
+    "glu_backward",
+    "glu_double_backward",
     "hardshrink",
+    "hardshrink_backward",
+    "hardshrink_double_backward",
     "hardsigmoid",
+    "hardsigmoid_backward",
     "hardswish",
+    "hardswish_backward",
+    "hardswish_double_backward",
     "hardtanh",
+    "hardtanh_backward",
+    "hardtanh_double_backward",
     "leaky_relu",
+    "leaky_relu_backward",
+    "leaky_relu_double_backward",
     "log_softmax",
+    "log_softmax_backward",
+    "log_softmax_double_backward",
     "logsigmoid",
+    "logsigmoid_backward",
+    "logsigmoid_double_backward",
     "mish",
+    "mish_backward",
+    "mish_double_backward",
     "prelu",
+    "prelu_backward",
     "relu",
     "relu6",
+    "relu6_backward",
+    "relu6_double_backward",
     "relu_backward",
     "relu_double_backward",
     "rrelu",
+    "rrelu_backward",
+    "rrelu_double_backward",
     "selu",
+    "selu_backward",
+    "selu_double_backward",
     "sigmoid",
+    "sigmoid_backward",
+    "sigmoid_double_backward",
     "silu",
+    "silu_backward",
+    "silu_double_backward",
     "softmax",
     "softmax2d",
+    "softmax_backward",
+    "softmax_double_backward",
     "softmin",
+    "softmin_backward",
     "softplus",
+    "softplus_backward",
+    "softplus_double_backward",
     "softshrink",
+    "softshrink_backward",
+    "softshrink_double_backward",
     "softsign",
+    "softsign_backward",
     "tanh",
+    "tanh_backward",
+    "tanh_double_backward",
     "tanhshrink",
+    "tanhshrink_backward",
     "threshold",
+    "threshold_backward",
+    "threshold_double_backward",
 ]
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -655,13 +703,37 @@ def softmax2d(input: ArrayLike) -> np.ndarray:
     return softmax(input, -3)
 
 
+# --- glu ---------------------------------------------------------------------------------
+
+
+def glu(input: ArrayLike, dim: int = -1) -> np.ndarray:
+    r"""Gated linear unit: split ``input`` in halves $a, b$ along ``dim``; $a \odot \sigma(b)$.
+
+    Raises:
+        ValueError: for a 0-d input, or an odd size along ``dim``.
+        IndexError: if ``dim`` is out of range.
+        TypeError: for an integer or bool input.
+    """
+    x = _floating("glu", input)
+    if x.ndim == 0:
+        raise ValueError("glu does not support scalars because halving size must be even")
+    axis = _normalize_dim(dim, x.ndim)
+    if x.shape[axis] % 2:
+        raise ValueError(
+            f"Halving dimension must be even, but dimension {axis} is size {x.shape[axis]}"
+        )
+    a, b = np.split(x.astype(np.float64), 2, axis=axis)
+    return _finish(input, a * _sigmoid64(b), x.dtype, False)
+
+
 # --- backward: vector-Jacobian products (ACT, issue 18) ------------------------------------
 #
 # Each ``<act>_backward(grad_output, input, <options>)`` is the VJP of ``<act>`` with the
-# kinks torch's backward kernels define; ``<act>_double_backward(grad, grad_output, input,
-# <options>)`` is the VJP of that VJP (with respect to ``grad_output`` and ``input``), the
-# second derivative torch's ``create_graph=True`` differentiates. Computed in float64, cast
-# to the input's dtype.
+# kinks torch's backward kernels define (a mask picks $0$, not $g \cdot 0$, so an infinite
+# gradient is stopped where the derivative is 0); ``<act>_double_backward(grad,
+# grad_output, input, <options>)`` is the VJP of that VJP with respect to ``grad_output``
+# and ``input``: the second derivative that ``create_graph=True`` differentiates. Computed in
+# float64 and cast to the input's dtype.
 
 
 def _grad_dtype(
@@ -671,6 +743,33 @@ def _grad_dtype(
     if g.shape != x.shape:
         raise ValueError(f"grad_output of shape {g.shape} for an input of shape {x.shape}")
     return g.astype(np.float64), x.astype(np.float64), np.result_type(g.dtype, x.dtype)
+
+
+def _masked_double(
+    backward: Callable[..., np.ndarray], grad: ArrayLike, input: ArrayLike, **options: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The double backward of a piecewise-linear activation: the same mask applied to the
+    incoming gradient, and 0 with respect to the input."""
+    gg, x, dtype = _grad_dtype(grad, input)
+    return backward(gg, x, **options).astype(dtype), np.zeros(x.shape, dtype)
+
+
+def _smooth_double(
+    backward: Callable[..., np.ndarray],
+    second: np.ndarray,
+    grad: ArrayLike,
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    **options: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The double backward of an elementwise $f$: $(\bar g, \bar x) = (\text{backward}(gg),
+    gg \cdot g \cdot f''(x))$, ``second`` being $f''(x)$."""
+    gg, x, dtype = _grad_dtype(grad, input)
+    g = np.asarray(grad_output, dtype=np.float64)
+    return backward(gg, x, **options).astype(dtype), (gg * g * second).astype(dtype)
+
+
+# rectifiers: masks ------------------------------------------------------------------------
 
 
 @_ieee
@@ -687,5 +786,553 @@ def relu_double_backward(
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""VJP of `relu_backward`: with respect to $g$ it is `relu_backward` again (the same
     mask), with respect to $x$ it is 0 (the mask is piecewise constant)."""
-    gg, x, dtype = _grad_dtype(grad, input)
-    return relu_backward(gg, x).astype(dtype), np.zeros(x.shape, dtype)
+    return _masked_double(relu_backward, grad, input)
+
+
+@_ieee
+def hardtanh_backward(
+    grad_output: ArrayLike, input: ArrayLike, min_val: float = -1.0, max_val: float = 1.0
+) -> np.ndarray:
+    r"""VJP of `hardtanh`: $g$ strictly inside $(\text{min\_val}, \text{max\_val})$, $0$ at
+    and beyond the bounds (torch's ``hardtanh_backward``); ``nan`` passes $g$."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return np.where((x <= min_val) | (x >= max_val), 0.0, g).astype(dtype)
+
+
+def hardtanh_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike,
+    min_val: float = -1.0, max_val: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of `hardtanh_backward`: its mask again, and 0 for the input."""
+    return _masked_double(hardtanh_backward, grad, input, min_val=min_val, max_val=max_val)
+
+
+def relu6_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `relu6` (torch runs ``hardtanh(x, 0, 6)``): $g$ on $(0, 6)$, else $0$."""
+    return hardtanh_backward(grad_output, input, 0.0, 6.0)
+
+
+def relu6_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of `relu6_backward`: its mask again, and 0 for the input."""
+    return _masked_double(relu6_backward, grad, input)
+
+
+@_ieee
+def threshold_backward(
+    grad_output: ArrayLike, input: ArrayLike, threshold: float, value: float
+) -> np.ndarray:
+    r"""VJP of `threshold`: $0$ where $x \le \text{threshold}$ (the replaced entries), else
+    $g$ (``value`` does not enter; ``nan`` passes $g$)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return np.where(x <= threshold, 0.0, g).astype(dtype)
+
+
+def threshold_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, threshold: float, value: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of `threshold_backward`: its mask again, and 0 for the input."""
+    return _masked_double(threshold_backward, grad, input, threshold=threshold, value=value)
+
+
+@_ieee
+def leaky_relu_backward(
+    grad_output: ArrayLike, input: ArrayLike, negative_slope: float = 0.01
+) -> np.ndarray:
+    r"""VJP of `leaky_relu`: $g$ where $x > 0$, else $\text{negative\_slope}\cdot g$ (so the
+    slope at 0 and at ``nan`` is ``negative_slope``)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return np.where(x > 0, g, g * negative_slope).astype(dtype)
+
+
+def leaky_relu_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, negative_slope: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of `leaky_relu_backward`: the same slopes, and 0 for the input."""
+    return _masked_double(leaky_relu_backward, grad, input, negative_slope=negative_slope)
+
+
+@_ieee
+def rrelu_backward(
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    *,
+    noise: ArrayLike | None = None,
+) -> np.ndarray:
+    r"""VJP of `rrelu`. In evaluation it is `leaky_relu_backward` with slope
+    $(l + u)/2$; in training $g \cdot a_i$ where $x_i \le 0$ and $g$ elsewhere (``nan``
+    included), $a_i$ the slopes given as ``noise`` (torch's ``noise`` buffer, 1 where
+    $x_i > 0$: ``grad_output * noise``).
+
+    Raises:
+        ValueError: in training without ``noise`` (the slopes the forward used).
+    """
+    if not training:
+        return leaky_relu_backward(grad_output, input, (lower + upper) / 2)
+    g, x, dtype = _grad_dtype(grad_output, input)
+    if noise is None:
+        raise ValueError("rrelu_backward in training needs the slopes the forward drew (noise)")
+    slopes = np.asarray(noise, dtype=np.float64)
+    return (g * np.where(x <= 0, slopes, 1.0)).astype(dtype)
+
+
+def rrelu_double_backward(
+    grad: ArrayLike,
+    grad_output: ArrayLike,
+    input: ArrayLike,
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    *,
+    noise: ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of `rrelu_backward`: the same slopes, and 0 for the input."""
+    return _masked_double(
+        rrelu_backward, grad, input, lower=lower, upper=upper, training=training, noise=noise
+    )
+
+
+def _prelu_slope(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return w.reshape(-1, *([1] * (x.ndim - 2))) if x.ndim >= 2 else w.reshape(())
+
+
+@_ieee
+def prelu_backward(
+    grad_output: ArrayLike, input: ArrayLike, weight: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `prelu` (torch's ``_prelu_kernel_backward``):
+    $\bar x = g$ where $x > 0$, else $a_c g$;
+    $\bar a_c = \sum x\,g$ over the entries of channel $c$ with $x \le 0$ (all entries for a
+    single shared slope).
+
+    Returns:
+        ``(grad_input, grad_weight)``, ``grad_weight`` of the weight's shape.
+    """
+    g, x, dtype = _grad_dtype(grad_output, input)
+    w = np.asarray(weight)
+    slope = _prelu_slope(x, w.astype(np.float64))
+    grad_input = np.where(x > 0, g, slope * g)
+    per_entry = np.where(x > 0, 0.0, x * g)
+    if w.size == 1 or x.ndim < 2:
+        grad_weight = np.full(w.shape, per_entry.sum())
+    else:
+        axes = (0, *range(2, x.ndim))
+        grad_weight = per_entry.sum(axis=axes).reshape(w.shape)
+    return grad_input.astype(dtype), grad_weight.astype(w.dtype)
+
+
+# exponential units ------------------------------------------------------------------------
+
+
+@_ieee
+def _elu_grad(g, x, alpha, scale, input_scale):
+    return np.where(x <= 0, g * input_scale * alpha * scale * np.exp(x * input_scale), g * scale)
+
+
+@_ieee
+def _elu_second(x, alpha, scale, input_scale):
+    curvature = input_scale * input_scale * alpha * scale
+    return np.where(x < 0, curvature * np.exp(x * input_scale), 0.0)
+
+
+def elu_backward(grad_output: ArrayLike, input: ArrayLike, alpha: float = 1.0) -> np.ndarray:
+    r"""VJP of `elu`: $g$ where $x > 0$, $\alpha e^x g$ where $x \le 0$ (torch's
+    ``elu_backward``: the slope at 0 is $\alpha$, and a ``nan`` input passes $g$)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return _elu_grad(g, x, alpha, 1.0, 1.0).astype(dtype)
+
+
+def elu_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, alpha: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `elu_backward`; $f''(x) = \alpha e^x$ for $x < 0$, else 0 (also at 0, where
+    the first derivative is the left one, $\alpha$: torch's ``elu_double_backward``)."""
+    second = _elu_second(np.asarray(input, np.float64), alpha, 1.0, 1.0)
+    return _smooth_double(elu_backward, second, grad, grad_output, input, alpha=alpha)
+
+
+def selu_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `selu`: $\lambda g$ where $x > 0$, $\lambda\alpha e^x g$ where $x \le 0$."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return _elu_grad(g, x, SELU_ALPHA, SELU_SCALE, 1.0).astype(dtype)
+
+
+def selu_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `selu_backward`; $f''(x) = \lambda\alpha e^x$ for $x < 0$, else 0."""
+    second = _elu_second(np.asarray(input, np.float64), SELU_ALPHA, SELU_SCALE, 1.0)
+    return _smooth_double(selu_backward, second, grad, grad_output, input)
+
+
+def celu_backward(grad_output: ArrayLike, input: ArrayLike, alpha: float = 1.0) -> np.ndarray:
+    r"""VJP of `celu`: $g$ where $x > 0$, $e^{x/\alpha} g$ where $x \le 0$."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return _elu_grad(g, x, alpha, 1.0, 1.0 / alpha).astype(dtype)
+
+
+def celu_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, alpha: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `celu_backward`; $f''(x) = e^{x/\alpha}/\alpha$ for $x < 0$, else 0."""
+    second = _elu_second(np.asarray(input, np.float64), alpha, 1.0, 1.0 / alpha)
+    return _smooth_double(celu_backward, second, grad, grad_output, input, alpha=alpha)
+
+
+# smooth gates -----------------------------------------------------------------------------
+
+_GELU_K = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+
+
+@_ieee
+def _gelu_first(x: np.ndarray, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        u = _GELU_K * (x + _GELU_C * x**3)
+        t = np.tanh(u)
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_K * (1.0 + 3 * _GELU_C * x * x)
+    cdf = 0.5 * (1.0 + _erf64(x / math.sqrt(2.0)))
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return cdf + x * pdf
+
+
+@_ieee
+def _gelu_second(x: np.ndarray, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        u = _GELU_K * (x + _GELU_C * x**3)
+        t = np.tanh(u)
+        du = _GELU_K * (1.0 + 3 * _GELU_C * x * x)
+        d2u = 6 * _GELU_K * _GELU_C * x
+        return (1.0 - t * t) * (du + 0.5 * x * (d2u - 2.0 * t * du * du))
+    return np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi) * (2.0 - x * x)
+
+
+@_ieee
+def gelu_backward(
+    grad_output: ArrayLike, input: ArrayLike, approximate: str = "none"
+) -> np.ndarray:
+    r"""VJP of `gelu`: $g\,(\Phi(x) + x\,\varphi(x))$, $\varphi$ the standard normal density;
+    with ``approximate='tanh'``, $g\,\big(\tfrac12(1 + t) + \tfrac12 x (1 - t^2)\,k(1 + 3c
+    x^2)\big)$, $t = \tanh(k(x + c x^3))$, $k = \sqrt{2/\pi}$, $c = 0.044715$. Evaluated as
+    written: ``nan`` at $\pm\infty$ ($\infty \cdot 0$)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return (g * _gelu_first(x, approximate)).astype(dtype)
+
+
+def gelu_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, approximate: str = "none"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `gelu_backward`; exact form $f''(x) = \varphi(x)(2 - x^2)$."""
+    second = _gelu_second(np.asarray(input, np.float64), approximate)
+    return _smooth_double(
+        gelu_backward, second, grad, grad_output, input, approximate=approximate
+    )
+
+
+@_ieee
+def silu_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `silu`: $g\,\sigma(x)\,(1 + x(1 - \sigma(x)))$ (``nan`` at $\pm\infty$)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    s = _sigmoid64(x)
+    return (g * s * (1.0 + x * (1.0 - s))).astype(dtype)
+
+
+def silu_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `silu_backward`; $f''(x) = \sigma(1 - \sigma)(2 + x(1 - 2\sigma))$."""
+    x = np.asarray(input, np.float64)
+    s = _sigmoid64(x)
+    with np.errstate(invalid="ignore"):
+        second = s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s))
+    return _smooth_double(silu_backward, second, grad, grad_output, input)
+
+
+@_ieee
+def mish_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `mish`: $g\,(T + x\,\sigma(x)(1 - T^2))$, $T = \tanh(\mathrm{softplus}(x))$."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    t = np.tanh(_softplus64(x))
+    return (g * (t + x * _sigmoid64(x) * (1.0 - t * t))).astype(dtype)
+
+
+@_ieee
+def mish_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `mish_backward`; $f'' = 2T' + xT''$ with $T' = (1 - T^2)\sigma$ and
+    $T'' = (1 - T^2)\,\sigma\,(1 - \sigma - 2T\sigma)$."""
+    x = np.asarray(input, np.float64)
+    t, s = np.tanh(_softplus64(x)), _sigmoid64(x)
+    d1 = (1.0 - t * t) * s
+    second = 2.0 * d1 + x * d1 * (1.0 - s - 2.0 * t * s)
+    return _smooth_double(mish_backward, second, grad, grad_output, input)
+
+
+@_ieee
+def softplus_backward(
+    grad_output: ArrayLike, input: ArrayLike, beta: float = 1.0, threshold: float = 20.0
+) -> np.ndarray:
+    r"""VJP of `softplus`: $g$ where $\beta x > \text{threshold}$ (the linear branch), else
+    $g\,z/(z + 1)$ with $z = e^{\beta x}$, i.e. $g\,\sigma(\beta x)$."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    z = np.exp(x * beta)
+    return np.where(x * beta > threshold, g, g * z / (z + 1.0)).astype(dtype)
+
+
+@_ieee
+def softplus_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike,
+    beta: float = 1.0, threshold: float = 20.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `softplus_backward`; $f''(x) = \beta z/(z + 1)^2$ below the threshold, else 0."""
+    x = np.asarray(input, np.float64)
+    z = np.exp(x * beta)
+    second = np.where(x * beta > threshold, 0.0, beta * z / ((z + 1.0) * (z + 1.0)))
+    return _smooth_double(
+        softplus_backward, second, grad, grad_output, input, beta=beta, threshold=threshold
+    )
+
+
+@_ieee
+def hardsigmoid_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `hardsigmoid`: $g/6$ strictly inside $(-3, 3)$, else $0$ (``nan`` too). No
+    double backward: torch raises ``derivative for aten::hardsigmoid_backward is not
+    implemented``."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return np.where((x > -3.0) & (x < 3.0), g / 6.0, 0.0).astype(dtype)
+
+
+@_ieee
+def hardswish_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `hardswish`: $0$ for $x \le -3$, $g\,(x/3 + 1/2)$ for $-3 < x < 3$, $g$ for
+    $x \ge 3$ (``nan`` passes $g$): torch from 2.7 (pytorch/pytorch#148049); earlier
+    releases used $x/3 + 1/2$ on the closed $[-3, 3]$ (pytorch/pytorch#147801)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return np.where(x <= -3.0, 0.0, np.where(x < 3.0, g * (x / 3.0 + 0.5), g)).astype(dtype)
+
+
+def hardswish_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `hardswish_backward`; $f''(x) = 1/3$ strictly inside $(-3, 3)$, else 0."""
+    x = np.asarray(input, np.float64)
+    second = np.where((x > -3.0) & (x < 3.0), 1.0 / 3.0, 0.0)
+    return _smooth_double(hardswish_backward, second, grad, grad_output, input)
+
+
+# sigmoids ---------------------------------------------------------------------------------
+
+
+@_ieee
+def sigmoid_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `sigmoid`: $g\,\sigma(x)(1 - \sigma(x))$ (0 at $\pm\infty$)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    s = _sigmoid64(x)
+    return (g * s * (1.0 - s)).astype(dtype)
+
+
+def sigmoid_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `sigmoid_backward`; $f'' = \sigma(1 - \sigma)(1 - 2\sigma)$."""
+    s = _sigmoid64(np.asarray(input, np.float64))
+    return _smooth_double(sigmoid_backward, s * (1 - s) * (1 - 2 * s), grad, grad_output, input)
+
+
+@_ieee
+def tanh_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `tanh`: $g\,(1 - \tanh^2 x)$."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    t = np.tanh(x)
+    return (g * (1.0 - t * t)).astype(dtype)
+
+
+def tanh_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `tanh_backward`; $f'' = -2\tanh x\,(1 - \tanh^2 x)$."""
+    t = np.tanh(np.asarray(input, np.float64))
+    return _smooth_double(tanh_backward, -2.0 * t * (1.0 - t * t), grad, grad_output, input)
+
+
+@_ieee
+def logsigmoid_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `logsigmoid`: $g\,(1 - \sigma(x)) = g\,\sigma(-x)$, computed as torch does
+    from $z = e^{-|x|}$: $g\,(1 - z/(1 + z))$ for $x < 0$, $g\,z/(1 + z)$ otherwise."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    z = np.exp(-np.abs(x))
+    negative = x < 0
+    return (g * (np.where(negative, 1.0, 0.0) - np.where(negative, 1.0, -1.0) * z / (1 + z))
+            ).astype(dtype)
+
+
+def logsigmoid_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `logsigmoid_backward`; $f'' = -\sigma(x)(1 - \sigma(x))$."""
+    s = _sigmoid64(np.asarray(input, np.float64))
+    return _smooth_double(logsigmoid_backward, -s * (1.0 - s), grad, grad_output, input)
+
+
+@_ieee
+def tanhshrink_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `tanhshrink` ($x - \tanh x$, which torch decomposes, ``SubBackward0``):
+    $g - g\,(1 - \tanh^2 x)$."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    t = np.tanh(x)
+    return (g - g * (1.0 - t * t)).astype(dtype)
+
+
+@_ieee
+def softsign_backward(grad_output: ArrayLike, input: ArrayLike) -> np.ndarray:
+    r"""VJP of `softsign` through torch's decomposition $x / (|x| + 1)$ (``DivBackward0``):
+    $\frac{g}{|x| + 1} - \frac{g\,x}{(|x| + 1)^2}\operatorname{sign} x$, which is
+    $g/(1 + |x|)^2$ for finite $x$ and ``nan`` at $\pm\infty$ ($\infty/\infty$)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    d = np.abs(x) + 1.0
+    return (g / d + (-g * x / (d * d)) * np.sign(x)).astype(dtype)
+
+
+# shrinks ----------------------------------------------------------------------------------
+
+
+@_ieee
+def hardshrink_backward(grad_output: ArrayLike, input: ArrayLike, lambd: float = 0.5) -> np.ndarray:
+    r"""VJP of `hardshrink`: $0$ on the closed $[-\lambda, \lambda]$, else $g$ (``nan``
+    passes $g$)."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return np.where((x >= -lambd) & (x <= lambd), 0.0, g).astype(dtype)
+
+
+def hardshrink_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, lambd: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of `hardshrink_backward`: its mask again, and 0 for the input."""
+    return _masked_double(hardshrink_backward, grad, input, lambd=lambd)
+
+
+@_ieee
+def softshrink_backward(grad_output: ArrayLike, input: ArrayLike, lambd: float = 0.5) -> np.ndarray:
+    r"""VJP of `softshrink`: $0$ on the closed $[-\lambda, \lambda]$, else $g$."""
+    g, x, dtype = _grad_dtype(grad_output, input)
+    return np.where((x >= -lambd) & (x <= lambd), 0.0, g).astype(dtype)
+
+
+def softshrink_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, lambd: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """VJP of `softshrink_backward`: its mask again, and 0 for the input."""
+    return _masked_double(softshrink_backward, grad, input, lambd=lambd)
+
+
+# glu and the softmax family ---------------------------------------------------------------
+
+
+@_ieee
+def glu_backward(grad_output: ArrayLike, input: ArrayLike, dim: int = -1) -> np.ndarray:
+    r"""VJP of `glu`: with halves $a, b$ and $s = \sigma(b)$, $\bar a = g\,s$ and
+    $\bar b = g\,a\,s(1 - s)$, joined along ``dim``."""
+    g, x = np.asarray(grad_output, np.float64), np.asarray(input)
+    axis = _normalize_dim(dim, x.ndim)
+    a, b = np.split(x.astype(np.float64), 2, axis=axis)
+    s = _sigmoid64(b)
+    out = np.concatenate([g * s, g * a * s * (1.0 - s)], axis=axis)
+    return out.astype(np.result_type(np.asarray(grad_output).dtype, x.dtype))
+
+
+@_ieee
+def glu_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, dim: int = -1
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `glu_backward` with respect to $g$ and the input: with $q = s(1 - s)$ and the
+    incoming gradient's halves $\gamma_a, \gamma_b$: $\bar g = \gamma_a s + \gamma_b a q$,
+    $\bar a = \gamma_b g q$, $\bar b = g q\,(\gamma_a + \gamma_b a (1 - 2s))$."""
+    x = np.asarray(input)
+    axis = _normalize_dim(dim, x.ndim)
+    a, b = np.split(x.astype(np.float64), 2, axis=axis)
+    ga, gb = np.split(np.asarray(grad, np.float64), 2, axis=axis)
+    g = np.asarray(grad_output, np.float64)
+    s = _sigmoid64(b)
+    q = s * (1.0 - s)
+    d_grad = ga * s + gb * a * q
+    d_input = np.concatenate([gb * g * q, g * q * (ga + gb * a * (1.0 - 2.0 * s))], axis=axis)
+    return d_grad.astype(x.dtype), d_input.astype(x.dtype)
+
+
+def _softmax64(x: np.ndarray, axis: int) -> np.ndarray:
+    return np.exp(_log_softmax64(x, axis))
+
+
+def _along(input: ArrayLike, dim: int) -> tuple[np.ndarray, int, tuple[int, ...]]:
+    """The input in float64, at least 1-d, with the wrapped dim (a 0-d input is one slice)."""
+    x = np.asarray(input)
+    axis = _normalize_dim(dim, x.ndim)
+    return x.astype(np.float64).reshape(x.shape or (1,)), axis, x.shape
+
+
+@_ieee
+def softmax_backward(grad_output: ArrayLike, input: ArrayLike, dim: int) -> np.ndarray:
+    r"""VJP of `softmax` along ``dim``: with $y = \mathrm{softmax}(x)$,
+    $\bar x = y \odot (g - \langle g, y\rangle)$, the inner product over each slice
+    (torch's ``_softmax_backward_data``: $g y - y \sum g y$)."""
+    x, axis, shape = _along(input, dim)
+    g = np.asarray(grad_output, np.float64).reshape(x.shape)
+    y = _softmax64(x, axis)
+    gy = g * y
+    out = gy - y * gy.sum(axis=axis, keepdims=True)
+    return out.reshape(shape).astype(np.asarray(input).dtype)
+
+
+@_ieee
+def softmax_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `softmax_backward`: $\bar g = $ `softmax_backward`$(\gamma)$, and $\bar x$ is
+    softmax's VJP of $v = \gamma \odot g - g\langle\gamma, y\rangle - \gamma\langle g,
+    y\rangle$ (the gradient of $\langle\gamma, y \odot (g - \langle g, y\rangle)\rangle$ with
+    respect to $y$)."""
+    x, axis, shape = _along(input, dim)
+    gg = np.asarray(grad, np.float64).reshape(x.shape)
+    g = np.asarray(grad_output, np.float64).reshape(x.shape)
+    y = _softmax64(x, axis)
+    d_grad = softmax_backward(gg.reshape(shape), input, dim)
+    v = gg * g - g * (gg * y).sum(axis, keepdims=True) - gg * (g * y).sum(axis, keepdims=True)
+    d_input = y * (v - (v * y).sum(axis, keepdims=True))
+    return d_grad, d_input.reshape(shape).astype(np.asarray(input).dtype)
+
+
+@_ieee
+def log_softmax_backward(grad_output: ArrayLike, input: ArrayLike, dim: int) -> np.ndarray:
+    r"""VJP of `log_softmax` along ``dim``: $\bar x = g - \mathrm{softmax}(x)\sum g$ (torch's
+    ``_log_softmax_backward_data``: $g - e^{y} \sum g$)."""
+    x, axis, shape = _along(input, dim)
+    g = np.asarray(grad_output, np.float64).reshape(x.shape)
+    out = g - _softmax64(x, axis) * g.sum(axis=axis, keepdims=True)
+    return out.reshape(shape).astype(np.asarray(input).dtype)
+
+
+@_ieee
+def log_softmax_double_backward(
+    grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""VJP of `log_softmax_backward`: $\bar g = \gamma - \langle\gamma, p\rangle$ and
+    $\bar x$ softmax's VJP of $v = -\gamma \sum g$, with $p = \mathrm{softmax}(x)$."""
+    x, axis, shape = _along(input, dim)
+    gg = np.asarray(grad, np.float64).reshape(x.shape)
+    g = np.asarray(grad_output, np.float64).reshape(x.shape)
+    p = _softmax64(x, axis)
+    d_grad = gg - (gg * p).sum(axis, keepdims=True)
+    v = -gg * g.sum(axis, keepdims=True)
+    d_input = p * (v - (v * p).sum(axis, keepdims=True))
+    dtype = np.asarray(input).dtype
+    return d_grad.reshape(shape).astype(dtype), d_input.reshape(shape).astype(dtype)
+
+
+def softmin_backward(grad_output: ArrayLike, input: ArrayLike, dim: int) -> np.ndarray:
+    r"""VJP of `softmin` $= \mathrm{softmax}(-x)$: $-$`softmax_backward`$(g, -x)$."""
+    return -softmax_backward(grad_output, np.negative(np.asarray(input)), dim)
