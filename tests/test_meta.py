@@ -34,6 +34,7 @@ MATH_MODULES = (
     "strides", "broadcasting", "dtypes", "tensor_ops", "random", "autograd", "functional",
     "convolution", "activations", "normalization", "attention", "losses", "optim",
     "schedulers", "transforms", "modules", "serialization",
+    "networks",
 )
 
 
