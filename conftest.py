@@ -184,6 +184,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     profile = _current_profile()
     no_gpu = not torch.cuda.is_available()
+    # the site's tests (one xdist group, a minute on one worker) start first, beside the rest
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
     for item in items:
         if no_gpu and item.get_closest_marker("cuda"):  # the device fixture's cuda param too
             item.add_marker(pytest.mark.skip(reason=NO_GPU))

@@ -21,7 +21,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET_S = 120.0
+BUDGET_S = 90.0
 
 _STATS_HEADER = re.compile(r"^(?P<test>\S+::\S+):$")
 _CASES = re.compile(r"- (?P<passing>\d+) passing, (?P<failing>\d+) failing")
