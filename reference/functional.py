@@ -1310,6 +1310,162 @@ def batch_norm(
     )
 
 
+class _NormAffineLayer(Function):
+    """One of layer/group norm as one node named ``node``: ``forward`` runs
+    ``normalization.<op>(x, <arg>, weight, bias, eps)``, ``backward``
+    ``normalization.<op>_backward`` (gradients for input, weight, bias)."""
+
+    name = "NativeLayerNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, op, node, arg, eps):
+        ctx.op, ctx.name, ctx.arg, ctx.eps = op, node, arg, eps
+        ctx.has = (weight is not None, bias is not None)
+        ctx.save_for_backward(x, *([weight] if weight is not None else []))
+        return getattr(_norm, op)(x, arg, weight, bias, eps)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, *rest = ctx.saved_tensors
+        weight = rest[0] if ctx.has[0] else None
+        bias = np.zeros(0) if ctx.has[1] else None
+        gx, gw, gb = getattr(_norm, ctx.op + "_backward")(
+            grad, x, ctx.arg, weight, bias, ctx.eps
+        )
+        return gx, gw, gb
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: tuple[int, ...] | list[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-05,
+) -> Tensor:
+    """``F.layer_norm`` (层归一化): one ``NativeLayerNormBackward0`` node (also for an empty
+    input); VJP `reference.normalization.layer_norm_backward`."""
+    return _NormAffineLayer.apply(
+        _norm_tensor(input), weight, bias, op="layer_norm", node="NativeLayerNormBackward0",
+        arg=normalized_shape, eps=eps,
+    )
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-05,
+) -> Tensor:
+    """``F.group_norm`` (组归一化): one ``NativeGroupNormBackward0`` node; VJP
+    `reference.normalization.group_norm_backward`."""
+    return _NormAffineLayer.apply(
+        _norm_tensor(input), weight, bias, op="group_norm", node="NativeGroupNormBackward0",
+        arg=num_groups, eps=eps,
+    )
+
+
+class _NormRepeat(Function):
+    """``weight.repeat(n)`` of a vector: ``RepeatBackward0``, VJP the sum of the copies."""
+
+    name = "RepeatBackward0"
+
+    @staticmethod
+    def forward(ctx, w, *, times):
+        ctx.times, ctx.size = times, np.size(w)
+        return np.tile(w, times)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (grad.reshape(ctx.times, ctx.size).sum(axis=0),)
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: object = None,
+    running_var: object = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-05,
+) -> Tensor:
+    """``F.instance_norm`` as torch decomposes it: the input viewed as ``(1, N*C, *)``
+    (``ViewBackward0``), batch norm over it with ``weight.repeat(N)`` and ``bias.repeat(N)``
+    (``RepeatBackward0``) and the running stats repeated N times, then viewed back: the node
+    is ``ViewBackward0``. The running stats you pass are updated in place with the mean of
+    their N updated copies, as torch does. Values, checks and the empty input are
+    `reference.normalization.instance_norm`'s; VJP (closed form)
+    `reference.normalization.instance_norm_backward`."""
+    x = _norm_tensor(input)
+    rm, rv = _norm_array(running_mean), _norm_array(running_var)
+    if x.data.size == 0 or x.ndim < 2:
+        _norm.instance_norm(x.data, rm, rv, _norm_array(weight), _norm_array(bias),
+                            use_input_stats, momentum, eps)  # its checks and updates
+        return _norm_empty(x, weight, bias) if x.ndim >= 2 else x
+    n, channels = x.shape[:2]
+    _norm.instance_norm(  # the checks only: the stats are updated below, as torch does
+        x.data, None if rm is None else rm.copy(), None if rv is None else rv.copy(),
+        _norm_array(weight), _norm_array(bias), use_input_stats, momentum, eps,
+    )
+    tiled = [None if r is None else np.tile(r, n) for r in (rm, rv)]
+    w = None if weight is None else _NormRepeat.apply(weight, times=n)
+    b = None if bias is None else _NormRepeat.apply(bias, times=n)
+    flat = x.reshape(1, n * channels, *x.shape[2:])
+    out = _NormBatchNorm.apply(
+        flat, w, b, running_mean=tiled[0], running_var=tiled[1],
+        training=use_input_stats, momentum=momentum, eps=eps,
+    )
+    for running, copies in zip((rm, rv), tiled, strict=True):
+        if running is not None and use_input_stats:
+            running[...] = copies.reshape(n, channels).mean(axis=0)
+    return out.reshape(x.shape)
+
+
+def dropout(
+    input: Tensor,
+    p: float = 0.5,
+    training: bool = True,
+    inplace: bool = False,
+    *,
+    rng: np.random.Generator | None = None,
+    mask: np.ndarray | None = None,
+) -> Tensor:
+    """``F.dropout`` (随机失活 / 丢弃法): in training with $0 < p$ the input times the
+    scaled keep-mask, one engine product (``MulBackward0`` with no edge for the mask, torch's
+    CPU node; VJP `reference.normalization.dropout_backward`); the mask is ``mask`` (a bool
+    array of the input's shape) or drawn from ``rng`` as `reference.normalization.dropout`
+    draws it. With ``p = 0``, in evaluation or for an empty input the input itself is
+    returned (no node). ``inplace=True`` writes the result into the input tensor."""
+    from reference.autograd import is_grad_enabled
+
+    _norm._check_p(p)
+    x = _norm_tensor(input)
+    if p == 0.0 or not training or x.data.size == 0:
+        return x
+    if inplace and x.is_leaf and x.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+        )
+    if p == 1.0:
+        keep = np.zeros(x.shape)
+    elif mask is not None:
+        keep = np.asarray(mask, dtype=np.float64)
+        if keep.shape != x.shape:
+            raise ValueError(f"dropout: mask of shape {keep.shape} for input of {x.shape}")
+    else:
+        generator = np.random.default_rng() if rng is None else rng
+        keep = (generator.random(x.shape) >= p).astype(np.float64)
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    before = Tensor._wrap(x.data, x.grad_fn) if inplace and x.grad_fn is not None else x
+    with np.errstate(invalid="ignore"):
+        out = before * Tensor(keep * scale)
+    if not inplace:
+        return out
+    x.data, x.grad_fn, x._requires_grad = out.data, out.grad_fn, out.requires_grad
+    return x
+
+
 # --- losses (LOSS) -------------------------------------------------------------------------
 #
 # Each loss records the node torch's own decomposition ends in. A fused kernel is one

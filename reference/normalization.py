@@ -38,12 +38,16 @@ __all__ = [
     "batch_norm",
     "batch_norm_backward",
     "dropout",
+    "dropout_backward",
     "dropout1d",
     "dropout2d",
     "dropout3d",
     "group_norm",
+    "group_norm_backward",
     "instance_norm",
+    "instance_norm_backward",
     "layer_norm",
+    "layer_norm_backward",
     "local_response_norm",
 ]
 
@@ -212,6 +216,19 @@ def batch_norm_backward(
     grad_weight = (g * x_hat).sum(axis=axes)
     grad_bias = g.sum(axis=axes)
     return grad_input.astype(x.dtype), grad_weight.astype(x.dtype), grad_bias.astype(x.dtype)
+
+
+def _normalized_grad(
+    g_hat: np.ndarray, x_hat: np.ndarray, invstd: np.ndarray, axes: tuple[int, ...]
+) -> np.ndarray:
+    r"""The input gradient of $\hat x = (x - \mu)/\sqrt{\sigma^2 + \epsilon}$ with the
+    statistics taken over ``axes``: $\frac{1}{\sqrt{\sigma^2+\epsilon}}(\hat g - \langle\hat
+    g\rangle - \hat x\langle \hat g \hat x\rangle)$, the means over ``axes``."""
+    return invstd * (
+        g_hat
+        - g_hat.mean(axis=axes, keepdims=True)
+        - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
+    )
 
 
 class BatchNorm:
@@ -414,6 +431,41 @@ class LayerNorm:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
 
+def layer_norm_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    normalized_shape: Sequence[int],
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    r"""Gradients of `layer_norm` with respect to input, weight and bias (torch's
+    ``native_layer_norm_backward``).
+
+    Per sample, over the trailing ``normalized_shape`` dims, with $\hat g = g \odot \gamma$:
+    $\partial x = \frac{1}{\sqrt{\sigma^2+\epsilon}}(\hat g - \langle \hat g\rangle - \hat x
+    \langle \hat g \hat x\rangle)$; $\partial\gamma = \sum_{\text{samples}} g \hat x$,
+    $\partial\beta = \sum_{\text{samples}} g$ (of shape ``normalized_shape``; zeros for an
+    empty input). ``None`` for a missing weight or bias.
+    """
+    x = np.asarray(input)
+    k = len(tuple(normalized_shape))
+    g = np.asarray(grad_output, dtype=np.float64)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    lead = tuple(range(x.ndim - k))
+    xf = x.astype(np.float64)
+    if x.size:
+        invstd = 1.0 / np.sqrt(xf.var(axis=axes, keepdims=True) + eps)
+        x_hat = (xf - xf.mean(axis=axes, keepdims=True)) * invstd
+    else:
+        invstd = x_hat = np.zeros(x.shape)
+    gamma = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
+    grad_input = _normalized_grad(g * gamma, x_hat, invstd, axes) if x.size else g * 0.0
+    grad_weight = None if weight is None else (g * x_hat).sum(axis=lead).astype(x.dtype)
+    grad_bias = None if bias is None else g.sum(axis=lead).astype(x.dtype)
+    return grad_input.astype(x.dtype), grad_weight, grad_bias
+
+
 def group_norm(
     input: np.ndarray,
     num_groups: int,
@@ -507,6 +559,44 @@ class GroupNorm:
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
 
+def group_norm_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    num_groups: int,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    r"""Gradients of `group_norm` with respect to input, weight and bias (torch's
+    ``native_group_norm_backward``): the normalized-input gradient of each (sample, group)
+    over its $C/G \cdot \prod\text{spatial}$ values, with $\hat g = g\,\gamma_c$;
+    $\partial\gamma_c = \sum g\hat x$ and $\partial\beta_c = \sum g$ over (N, spatial).
+    ``None`` for a missing weight or bias; zeros for an empty input.
+    """
+    x = np.asarray(input)
+    n, channels = x.shape[:2]
+    g = np.asarray(grad_output, dtype=np.float64)
+    grouped = (n, num_groups, channels // num_groups if num_groups else 0, *x.shape[2:])
+    axes = tuple(range(2, len(grouped)))
+    chan_axes = (0, *range(2, x.ndim))
+    xg = x.astype(np.float64).reshape(grouped)
+    if x.size:
+        invstd = 1.0 / np.sqrt(xg.var(axis=axes, keepdims=True) + eps)
+        x_hat = ((xg - xg.mean(axis=axes, keepdims=True)) * invstd).reshape(x.shape)
+    else:
+        invstd, x_hat = np.zeros(grouped), np.zeros(x.shape)
+    shape = _channel_shape(x.ndim, channels)
+    gamma = 1.0 if weight is None else np.asarray(weight, np.float64).reshape(shape)
+    if x.size:
+        g_hat = (g * gamma).reshape(grouped)
+        grad_input = _normalized_grad(g_hat, x_hat.reshape(grouped), invstd, axes)
+    else:
+        grad_input = np.zeros(grouped)
+    grad_weight = None if weight is None else (g * x_hat).sum(axis=chan_axes).astype(x.dtype)
+    grad_bias = None if bias is None else g.sum(axis=chan_axes).astype(x.dtype)
+    return grad_input.reshape(x.shape).astype(x.dtype), grad_weight, grad_bias
+
+
 def instance_norm(
     input: np.ndarray,
     running_mean: np.ndarray | None = None,
@@ -573,6 +663,47 @@ def instance_norm(
     y = (xf - mean) / np.sqrt(var + eps)
     y = _affine(y, _per_channel(weight, ndim, channels), _per_channel(bias, ndim, channels, "bias"))
     return y.astype(x.dtype)
+
+
+def instance_norm_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    use_input_stats: bool = True,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    r"""Gradients of `instance_norm` with respect to input, weight and bias. With
+    ``use_input_stats`` each (sample, channel) is one batch-norm channel over its spatial
+    values (torch runs batch norm on the input viewed as $(1, N C, *)$): the normalized-input
+    gradient over spatial; otherwise the running stats are constants and
+    $\partial x = g\,\gamma_c/\sqrt{\hat\sigma_c^2 + \epsilon}$. $\partial\gamma_c = \sum
+    g\hat x$, $\partial\beta_c = \sum g$ over (N, spatial); ``None`` for a missing weight or
+    bias.
+    """
+    x = np.asarray(input)
+    channels, ndim = x.shape[1], x.ndim
+    g = np.asarray(grad_output, dtype=np.float64)
+    shape = _channel_shape(ndim, channels)
+    spatial = tuple(range(2, ndim))
+    xf = x.astype(np.float64)
+    if use_input_stats:
+        invstd = 1.0 / np.sqrt(xf.var(axis=spatial, keepdims=True) + eps)
+        x_hat = (xf - xf.mean(axis=spatial, keepdims=True)) * invstd
+    else:
+        invstd = 1.0 / np.sqrt(np.asarray(running_var, np.float64).reshape(shape) + eps)
+        x_hat = (xf - np.asarray(running_mean, np.float64).reshape(shape)) * invstd
+    gamma = 1.0 if weight is None else np.asarray(weight, np.float64).reshape(shape)
+    if use_input_stats:
+        grad_input = _normalized_grad(g * gamma, x_hat, invstd, spatial)
+    else:
+        grad_input = g * gamma * invstd
+    chan_axes = (0, *spatial)
+    grad_weight = None if weight is None else (g * x_hat).sum(axis=chan_axes).astype(x.dtype)
+    grad_bias = None if bias is None else g.sum(axis=chan_axes).astype(x.dtype)
+    return grad_input.astype(x.dtype), grad_weight, grad_bias
 
 
 class _InstanceNorm:
@@ -748,6 +879,14 @@ def dropout(
     """
     _check_p(p)
     return _dropout(np.asarray(input), p, training, inplace, rng, feature=False)
+
+
+def dropout_backward(grad_output: np.ndarray, mask: np.ndarray, p: float) -> np.ndarray:
+    r"""VJP of dropout in training with keep-``mask`` $\xi$: $g\,\xi/(1-p)$ (torch's
+    ``MulBackward0`` on the CPU: the input times the scaled mask); $p = 1$ gives zeros."""
+    g = np.asarray(grad_output, dtype=np.float64)
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return g * (np.asarray(mask, dtype=np.float64) * scale)
 
 
 def dropout1d(

@@ -1385,3 +1385,172 @@ def test_functional_batch_norm_backward_matches_torch(device, case):
         if t_r is not None:
             _matches(t_r, r_r)
     _check_backward(device, out, ref_out, leaves, ref_leaves, seed, CUDA_BATCH_NORM_NODES)
+
+
+@st.composite
+def functional_norm_cases(draw):
+    """``(kind, x, weight, bias, arg, options, wanted, noncontiguous, seed)`` for layer norm
+    (1 or 2 trailing dims, a zero batch now and then), group norm (groups dividing C) and
+    instance norm (input stats, or running stats in evaluation)."""
+    kind = draw(st.sampled_from(["layer_norm", "group_norm", "instance_norm"]))
+    options: dict = {"eps": draw(EPS)}
+    running = None
+    if kind == "layer_norm":
+        k = draw(st.integers(1, 2))
+        normalized = tuple(draw(st.lists(st.integers(1, 3), min_size=k, max_size=k)))
+        lead = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=2)))
+        x = draw(_values(lead + normalized))
+        arg, param_shape = normalized, normalized
+    elif kind == "group_norm":
+        groups = draw(st.integers(1, 3))
+        channels = groups * draw(st.integers(1, 2))
+        spatial = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)))
+        n = draw(st.integers(1, 3))
+        if n * channels // groups * math.prod(spatial) == 1:
+            n = 2
+        x = draw(_values((n, channels, *spatial)))
+        arg, param_shape = groups, (channels,)
+    else:
+        channels = draw(st.integers(1, 3))
+        spatial = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=2)))
+        use_input_stats = draw(st.booleans())
+        if use_input_stats and math.prod(spatial) == 1:
+            spatial = (2, *spatial[1:])
+        x = draw(_values((draw(st.integers(1, 3)), channels, *spatial)))
+        if not use_input_stats or draw(st.booleans()):
+            running = (draw(channel_vector(channels)),
+                       draw(_values((channels,), 3).map(lambda v: np.abs(v) + 0.1)))
+        options.update(use_input_stats=use_input_stats,
+                       momentum=draw(st.sampled_from([0.1, 0.5])))
+        arg, param_shape = None, (channels,)
+    weight = draw(st.one_of(st.none(), _values(param_shape, 3)))
+    bias = draw(st.one_of(st.none(), _values(param_shape, 3)))
+    wanted = [draw(st.booleans()), weight is not None, bias is not None]
+    if not any(wanted):
+        wanted[0] = True
+    return (kind, x, weight, bias, arg, running, options, tuple(wanted), draw(st.booleans()),
+            draw(SEEDS))
+
+
+NORM_NODES = {"layer_norm": "NativeLayerNormBackward0", "group_norm": "NativeGroupNormBackward0",
+              "instance_norm": "ViewBackward0"}
+
+
+@pytest.mark.spec("NORM-27", "NORM-28", "NORM-29")
+@given(functional_norm_cases())
+@example(("layer_norm", np.zeros((0, 3)), np.ones(3), np.ones(3), (3,), None, {"eps": 1e-5},
+          (True, True, True), False, 0))  # empty: the node, zero parameter gradients
+def test_layer_group_and_instance_norm_backward_match_torch(device, case):
+    kind, x, weight, bias, arg, running, options, wanted, noncontiguous, seed = case
+    if kind == "group_norm" and weight is None and bias is not None and not torch_at_least(
+        "2.14"
+    ):
+        weight = np.ones(x.shape[1])  # a bias without weight cannot backward there: pinned below
+    arrays = [x, weight, bias]
+    leaves = _torch_leaves(arrays, wanted, device, noncontiguous)
+    ref_leaves = _reference_leaves(arrays, wanted)
+    if kind == "instance_norm":
+        t_stats = (None, None) if running is None else tuple(to_torch(r, device) for r in running)
+        r_stats = (None, None) if running is None else tuple(r.copy() for r in running)
+        out = F.instance_norm(leaves[0], *t_stats, leaves[1], leaves[2], **options)
+        ref = RF.instance_norm(ref_leaves[0], *r_stats, ref_leaves[1], ref_leaves[2], **options)
+        for t_r, r_r in zip(t_stats, r_stats, strict=True):
+            if t_r is not None:
+                _matches(t_r, r_r)
+        # the closed form next to the forward gives the same gradients
+        g = np.random.default_rng(seed).standard_normal(x.shape)
+        closed = R.instance_norm_backward(g, x, *(running or (None, None)), weight, bias,
+                                          options["use_input_stats"], options["eps"])
+        got = ag.grad(ref, [r for r in ref_leaves if r is not None and r.requires_grad], g,
+                      retain_graph=True)
+        wanted_closed = [c for c, w in zip(closed, wanted, strict=True) if w]
+        for a, b in zip(got, wanted_closed, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    else:
+        out = getattr(F, kind)(leaves[0], arg, leaves[1], leaves[2], **options)
+        ref = getattr(RF, kind)(ref_leaves[0], arg, ref_leaves[1], ref_leaves[2], **options)
+    _check_backward(device, out, ref, leaves, ref_leaves, seed)
+    assert ref.grad_fn.name() == NORM_NODES[kind]
+
+
+@pytest.mark.spec("NORM-28")
+def test_group_norm_with_a_bias_and_no_weight_backward(device):
+    # torch 2.4 to 2.13 raise in native_group_norm_backward; 2.14 gives the bias gradient
+    x = np.arange(12.0).reshape(2, 2, 3)
+    t = to_torch(x, device, requires_grad=True)
+    tb = to_torch(np.array([0.5, -1.0]), device, requires_grad=True)
+    out = F.group_norm(t, 1, None, tb)
+    r, rb = ag.Tensor(x, requires_grad=True), ag.Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    ref = RF.group_norm(r, 1, None, rb)
+    _matches(out, ref.data)
+    (r_grad,) = ag.grad(ref, rb, np.ones(x.shape))
+    np.testing.assert_array_equal(r_grad, [6.0, 6.0])
+    if not torch_at_least("2.14"):
+        with pytest.raises(RuntimeError, match="device"):
+            torch.autograd.grad(out.sum(), tb)
+        return
+    (t_grad,) = torch.autograd.grad(out.sum(), tb)
+    _matches(t_grad, r_grad)
+
+
+@pytest.mark.spec("NORM-30")
+@given(st.sampled_from([0.0, 0.2, 0.5, 1.0]), st.booleans(), st.booleans(), SEEDS)
+def test_functional_dropout_backward_is_the_scaled_mask(device, p, training, inplace, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 2.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))  # no zeros
+    t = to_torch(x, device, requires_grad=True)
+    r = ag.Tensor(x, requires_grad=True)
+    t_in, r_in = (t + 0, r + 0) if inplace else (t, r)
+    out = F.dropout(t_in, p, training, inplace)
+    keep = to_numpy(out) != 0  # torch's mask, read back (no input is 0)
+    ref = RF.dropout(r_in, p, training, inplace, mask=keep)
+    if p == 0.0 or not training:  # the input itself, no new node
+        assert out is t_in and ref is r_in
+        return
+    if inplace:
+        assert out is t_in and ref is r_in
+    _matches(out, ref.data)
+    if device == "cpu":
+        assert type(out.grad_fn).__name__ == ref.grad_fn.name() == "MulBackward0"
+    g = rng.standard_normal(x.shape)
+    (t_grad,) = torch.autograd.grad(out, t, to_torch(g, device))
+    (r_grad,) = ag.grad(ref, r, g)
+    _matches(t_grad, r_grad)
+    _matches(t_grad, R.dropout_backward(g, keep, p))
+
+
+@pytest.mark.spec("NORM-26", "NORM-27", "NORM-28", "NORM-29")
+@pytest.mark.parametrize("name", ["batch_norm", "layer_norm", "group_norm", "instance_norm"])
+def test_gradcheck_confirms_the_normalization_vjps(name):
+    """torch's gradcheck (finite differences) on the reference's closed-form gradients for
+    input, weight and bias, wrapped as a torch autograd.Function."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((3, 2, 4)), rng.standard_normal(2), rng.standard_normal(2)
+    if name == "layer_norm":
+        w, b = rng.standard_normal(4), rng.standard_normal(4)
+    forward = {
+        "batch_norm": lambda x, w, b: R.batch_norm(x, None, None, w, b, True),
+        "layer_norm": lambda x, w, b: R.layer_norm(x, (4,), w, b),
+        "group_norm": lambda x, w, b: R.group_norm(x, 1, w, b),
+        "instance_norm": lambda x, w, b: R.instance_norm(x, None, None, w, b),
+    }[name]
+    backward = {
+        "batch_norm": lambda g, x, w, b: R.batch_norm_backward(g, x, w, None, None, True),
+        "layer_norm": lambda g, x, w, b: R.layer_norm_backward(g, x, (4,), w, b),
+        "group_norm": lambda g, x, w, b: R.group_norm_backward(g, x, 1, w, b),
+        "instance_norm": lambda g, x, w, b: R.instance_norm_backward(g, x, None, None, w, b),
+    }[name]
+
+    class Through(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *ts):
+            ctx.save_for_backward(*ts)
+            return torch.from_numpy(forward(*(t.detach().numpy() for t in ts)))
+
+        @staticmethod
+        def backward(ctx, grad):
+            arrays = [t.detach().numpy() for t in ctx.saved_tensors]
+            return tuple(torch.from_numpy(np.asarray(a)) for a in backward(grad.numpy(), *arrays))
+
+    tensors = tuple(torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    assert torch.autograd.gradcheck(Through.apply, tensors, eps=1e-6, atol=1e-6, rtol=1e-5)
