@@ -1877,6 +1877,8 @@ def _close(expected, actual) -> None:
           [(0, 0)], False, 0))  # the notes' logits: smoothing, weighted mean
 @example(("multilabel_margin_loss", [np.zeros((0, 1)), np.zeros((0, 1), np.int64)],
           {"reduction": "mean"}, [(0, 0)], False, 0))  # torch's value unwritten (LOSS-31)
+@example(("smooth_l1_loss", [np.array([0.5, -3.0, 1.0, 2.0]), np.array([0.0, 0.0, 2.0, 0.0])],
+          {"reduction": "sum", "beta": 2.0}, [(0, 0), (1, 1)], False, 0))  # d / beta inside
 def test_loss_vjps_match_torch_autograd(device, case):
     """Each loss's VJP, and reference.functional's gradients and node name, equal torch's on
     a random call and upstream gradient (every reduction and option, broadcast targets,
@@ -1917,6 +1919,8 @@ def _node_forms() -> list:
                               {"reduction": reduction, "weight": r(2, 3, low=0.1)}))
         forms.append((f"smooth_l1_loss-{reduction}-beta0", "smooth_l1_loss", [r(2, 3), r(2, 3)],
                       {"reduction": reduction, "beta": 0.0}))
+        forms.append((f"smooth_l1_loss-{reduction}-beta2", "smooth_l1_loss", [r(2, 3), r(2, 3)],
+                      {"reduction": reduction, "beta": 2.0}))
         for log_input in (True, False):
             for full in (False, True):
                 forms.append((f"poisson-{reduction}-log{log_input}-full{full}",
@@ -2122,6 +2126,10 @@ def test_ctc_gradient_with_respect_to_log_probs_is_the_derivative(device):
            np.array([2])], 0), "none", True, 0)  # zeroed sample with a NaN: not NaN * 0
 @example(([np.array([[[np.nan, -math.log(2.0)]]]), np.array([[1]]), np.array([1]),
            np.array([1])], 0), "none", False, 0)  # a NaN stays in its class
+@example(([np.where(np.arange(6).reshape(2, 1, 3) == 0, np.nan, -math.log(3.0)),
+            np.array([[2, 1]]), np.array([2]), np.array([2])], 0), "sum", False, 0)
+# (the NaN blank at step 0 makes alpha NaN at a position of class 2 at the last step that
+# cannot reach the end: the loss is finite, and torch counts only the end positions there)
 def test_ctc_torch_gradient_is_the_derivative_plus_the_probabilities(
     device, case, reduction, zero_infinity, seed
 ):
