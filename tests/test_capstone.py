@@ -301,7 +301,8 @@ def _graph(loss: object, param_names: dict[int, str], torch_addmm: bool = False)
     Two differences of layout are undone on torch's side (``torch_addmm``), as GRAD-20
     states: the ``TBackward0`` between ``AddmmBackward0`` and a linear weight is passed
     through, and ``AddmmBackward0``'s edges, in ``addmm``'s order (bias, input, weight),
-    are read in ``linear``'s order (input, weight, bias), the reference's."""
+    are read in ``linear``'s order (input, weight, bias), the reference's. On CUDA torch's
+    batch norm may run cuDNN's kernel, whose node is read as the native one (NORM-26)."""
 
     def through(node):
         transposed = node is not None and node.name() == "TBackward0"
@@ -324,6 +325,8 @@ def _graph(loss: object, param_names: dict[int, str], torch_addmm: bool = False)
     graph = []
     for node in order:
         name = node.name()
+        if torch_addmm and name == "CudnnBatchNormBackward0":
+            name = "NativeBatchNormBackward0"
         if hasattr(node, "variable"):
             name = f"AccumulateGrad {param_names[id(node.variable)]}"
         graph.append((name, tuple(-1 if n is None else index[id(n)] for n in edges(node))))
