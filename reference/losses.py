@@ -1974,7 +1974,10 @@ def ctc_loss_backward(
     with ``zero_infinity``. Torch returns $e^{\mathrm{lp}_t(c)} - \gamma_t(c)$ instead (the
     gradient with respect to the logits of a ``log_softmax``, pytorch/pytorch#52241): the two
     agree once passed back through ``log_softmax``. ``'mean'`` divides sample $n$'s
-    $\bar\ell$ by $\max(S_n, 1)\,N$.
+    $\bar\ell$ by $\max(S_n, 1)\,N$. As in torch's kernel, a sample's last step counts only
+    the two end positions, and each class sums its own positions (a NaN stays in its class).
+    Where the target's last label is the blank (torch's docs forbid it), torch's CPU kernel
+    drops the blank's end position at the last step; this function does not.
     """
     reduction = _reduction(None, None, reduction)
     _check_reduction(reduction)
