@@ -15,8 +15,13 @@ import platform
 import re
 from pathlib import Path
 
-import pytest
-from hypothesis import HealthCheck, Phase, settings
+# One BLAS thread for NumPy (the reference's einsum and matmul), set before NumPy loads: on
+# a loaded 2-core machine OpenBLAS's spinning threads tripled the capstone's CPU time.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, os.environ.get("REFSPEC_TORCH_THREADS", "1"))
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
 ROOT = Path(__file__).parent
 # REFSPEC_CONFORMANCE_DIR redirects the record (benchmarks/matrix.py runs several releases)
@@ -64,6 +69,14 @@ def pytest_configure(config: pytest.Config) -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("REFSPEC_TORCH_THREADS", "1")))
+    try:  # NumPy may have been imported (and its BLAS started) before this file
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        config._refspec_blas_limit = threadpool_limits(
+            int(os.environ.get("REFSPEC_TORCH_THREADS", "1")), user_api="blas"
+        )
     if config.getoption("device") or os.environ.get("REFSPEC_DEVICES"):
         for name in selected_devices(config):
             _check_device(name)

@@ -825,9 +825,9 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
             sum_to_shape(np.where(c_, 0.0, g), b.shape),
         ),
         saved=(c,),
-        graph_vjp=lambda g, out: (
-            _sum_to(g * Tensor._wrap(c.astype(np.float64)), a.shape),
-            _sum_to(g * Tensor._wrap((~c).astype(np.float64)), b.shape),
+        graph_vjp=lambda g, out: (  # selects as torch does: inf * 0 would give nan
+            _sum_to(where(c, g, 0.0), a.shape),
+            _sum_to(where(c, 0.0, g), b.shape),
         ),
     )
 

@@ -1332,6 +1332,28 @@ def test_each_op_double_backward_matches_torch(op, data):
 
 
 @pytest.mark.spec("GRAD-18")
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_where_second_order_selects_rather_than_multiplies():
+    """where's VJP is itself a where: the branch not taken passes 0, even an inf upstream
+    gradient (a mask multiplied in would give inf * 0 = nan). L = sum(where(c, x, 0) * x),
+    then the gradient of sum(w * dL/dx) with an inf weight where c is False."""
+    cond, weights = np.array([True, False]), np.array([1.0, np.inf])
+    results = []
+    for lib in (TORCH, REF):
+        x = lib.leaf(np.array([1.0, 2.0]))
+        c = lib.array(cond) if lib is TORCH else cond
+        y = torch.where(c, x, 0.0) if lib is TORCH else ag.where(c, x, 0.0)
+        grad = torch.autograd.grad if lib is TORCH else ag.grad
+        (g,) = grad((y * x).sum(), [x], create_graph=True)
+        (h,) = grad((g * lib.array(weights)).sum(), [x])
+        results.append((as_numpy(g), as_numpy(h)))
+    (tg, th), (rg, rh) = results
+    np.testing.assert_array_equal(rg, tg)
+    np.testing.assert_array_equal(rh, th)
+    assert np.isfinite(th[0])
+
+
+@pytest.mark.spec("GRAD-18")
 def test_create_graph_through_an_op_without_a_recorded_backward_raises():
     x = ag.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     (g,) = ag.grad(x[0] * x[1], [x], create_graph=False)
