@@ -1089,10 +1089,13 @@ def softplus_double_backward(
     grad: ArrayLike, grad_output: ArrayLike, input: ArrayLike,
     beta: float = 1.0, threshold: float = 20.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""VJP of `softplus_backward`; $f''(x) = \beta z/(z + 1)^2$ below the threshold, else 0."""
+    r"""VJP of `softplus_backward`; $f''(x) = \beta z/(z + 1)^2$ where $\beta x <
+    \text{threshold}$, else 0 (also at the threshold, as torch's double backward)."""
     x = np.asarray(input, np.float64)
     z = np.exp(x * beta)
-    second = np.where(x * beta > threshold, 0.0, beta * z / ((z + 1.0) * (z + 1.0)))
+    # torch's softplus_double_backward: 0 from the threshold on (at it too, where the first
+    # derivative is still the smooth one)
+    second = np.where(x * beta >= threshold, 0.0, beta * z / ((z + 1.0) * (z + 1.0)))
     return _smooth_double(
         softplus_backward, second, grad, grad_output, input, beta=beta, threshold=threshold
     )

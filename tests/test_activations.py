@@ -1143,7 +1143,13 @@ def backward_cases(draw, ops=BACKWARD_OPS):
     shape up to 3 dims, with up to three entries set to the op's kinks or nan/inf."""
     op = draw(st.sampled_from(ops))
     kwargs = draw(op.params)
-    x = draw(finite_arrays(shapes(max_dims=3, max_side=4), np.float64, min_value=-6, max_value=6))
+    # values from a seeded generator (Hypothesis's arrays are mostly zeros at this size), on
+    # a grid of 1/2 now and then (integers hit the kinks at 0 and +-3); empty shapes 1 in 5
+    shape = draw(st.one_of(shapes(max_dims=3, min_side=1, max_side=4),
+                           shapes(max_dims=3, max_side=4)))
+    x = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).uniform(-6, 6, shape)
+    if draw(st.booleans()):
+        x = np.round(2 * x) / 2
     if x.size:
         specials = [*op.kinks(kwargs), *NON_FINITE]
         plants = st.tuples(st.integers(0, x.size - 1), st.sampled_from(specials))
@@ -1154,14 +1160,16 @@ def backward_cases(draw, ops=BACKWARD_OPS):
     return op, kwargs, x, inplace, draw(st.booleans()), draw(st.integers(0, 2**32 - 1))
 
 
-def _grad_close(actual: torch.Tensor, expected: Any, mask: np.ndarray | None = None) -> None:
+def _grad_close(
+    actual: torch.Tensor, expected: Any, mask: np.ndarray | None = None, **tolerance: float
+) -> None:
     """float64 gradients agree (nan equal to nan), except where ``mask`` is set."""
     expected = np.asarray(expected, dtype=np.float64)
     if mask is not None and mask.any():
         actual = actual.detach().clone()
         actual[torch.as_tensor(mask, device=actual.device)] = 0.0
         expected = np.where(mask, 0.0, expected)
-    _matches(actual, expected)
+    _matches(actual, expected, **tolerance)
 
 
 def _upstream(seed: int, shape: tuple[int, ...], n: int = 2) -> list[np.ndarray]:
@@ -1200,18 +1208,21 @@ def test_activation_backward_matches_torch(device, case):
         mask |= np.abs(x) == 3.0  # HARDSWISH_BOUNDARY_BUG: pinned in its own test
     if op.name in NAN_LENGTH_BUG_OPS and device == "cpu":
         mask |= np.isnan(x)  # NAN_LENGTH_BUG: pinned in its own test
+    # torch's float64 celu gradients (in place especially) are off the exact ones by up to
+    # about 1e-7 relative (a random seed found 1.04e-7 in a second derivative)
+    tolerance = {"rtol": 1e-6} if op.name == "celu" else {}
     # ACT-27: second order where x is finite (torch's second derivatives; the reference's
     # double backward is one level deep)
     double = op.name not in NO_DOUBLE_BACKWARD and bool(np.isfinite(x).all())
     (t_grad,) = torch.autograd.grad(out, t, to_torch(g, device), create_graph=double)
     (r_grad,) = ag.grad(ref, r, g, create_graph=double)
-    _grad_close(t_grad, r_grad.data if double else r_grad, mask)
+    _grad_close(t_grad, r_grad.data if double else r_grad, mask, **tolerance)
     if double and t_grad.requires_grad:
         (t_second,) = torch.autograd.grad(t_grad, t, to_torch(gg, device), allow_unused=True)
         (r_second,) = ag.grad(r_grad, r, gg, allow_unused=True)
         t_second = torch.zeros_like(t) if t_second is None else t_second
         r_second = np.zeros(x.shape) if r_second is None else r_second
-        _grad_close(t_second, r_second, mask)
+        _grad_close(t_second, r_second, mask, **tolerance)
 
 
 @pytest.mark.spec("ACT-24")
