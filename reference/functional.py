@@ -1422,6 +1422,35 @@ def instance_norm(
     return out.reshape(x.shape)
 
 
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 0.0001, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """``F.local_response_norm`` as torch decomposes it: the squares, padded along the
+    channels and averaged by `avg_pool2d` (3-D input) or `avg_pool3d`, times ``alpha``, plus
+    ``k``, to the power ``beta``, and the input divided by that (``DivBackward0``); an empty
+    input is returned itself. Its VJP is `reference.normalization.local_response_norm_backward`.
+    """
+    x = _norm_tensor(input)
+    if x.ndim < 3 or (x.data.size and size < 1):
+        _norm.local_response_norm(x.data, size)  # raises, naming the rank or the size
+    if x.data.size == 0:
+        return x
+    div = x * x
+    if x.ndim == 3:
+        div = div.unsqueeze(1)
+        div = pad(div, (0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool2d(div, (size, 1), stride=1)
+        div = div.reshape(div.shape[0], *div.shape[2:])
+    else:
+        sizes = x.shape
+        div = div.reshape(sizes[0], 1, sizes[1], sizes[2], -1)
+        div = pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool3d(div, (size, 1, 1), stride=1)
+        div = div.reshape(sizes)
+    div = (div * alpha + k) ** beta
+    return x / div
+
+
 def dropout(
     input: Tensor,
     p: float = 0.5,

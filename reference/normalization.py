@@ -49,6 +49,7 @@ __all__ = [
     "layer_norm",
     "layer_norm_backward",
     "local_response_norm",
+    "local_response_norm_backward",
 ]
 
 
@@ -820,6 +821,36 @@ def local_response_norm(
     windows = np.lib.stride_tricks.sliding_window_view(np.pad(sq, pad), size, axis=1)
     div = (k + alpha * windows.sum(axis=-1) / size) ** beta
     return (x / div).astype(x.dtype)
+
+
+def local_response_norm_backward(
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    size: int,
+    alpha: float = 1e-4,
+    beta: float = 0.75,
+    k: float = 1.0,
+) -> np.ndarray:
+    r"""VJP of `local_response_norm`. With $D_c = k + \frac{\alpha}{n}\sum_{c' \in W(c)}
+    a_{c'}^2$ and $u_c = g_c a_c D_c^{-\beta-1}$:
+    $\bar a_j = g_j D_j^{-\beta} - \frac{2\alpha\beta}{n} a_j \sum_{c:\, j \in W(c)} u_c$,
+    the channels $c$ whose window holds $j$ being $[j - \lfloor (n-1)/2\rfloor, j + \lfloor
+    n/2\rfloor]$. An empty input gives an empty gradient.
+    """
+    x = np.asarray(input)
+    g = np.asarray(grad_output, dtype=np.float64)
+    if x.size == 0:
+        return g.astype(x.dtype)
+    xf = x.astype(np.float64)
+    pad = [(0, 0)] * x.ndim
+    pad[1] = (size // 2, (size - 1) // 2)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(xf * xf, pad), size, axis=1)
+    d = k + alpha * windows.sum(axis=-1) / size
+    u = g * xf * d ** (-beta - 1.0)
+    back = [(0, 0)] * x.ndim
+    back[1] = ((size - 1) // 2, size // 2)
+    spread = np.lib.stride_tricks.sliding_window_view(np.pad(u, back), size, axis=1).sum(-1)
+    return (g * d**-beta - 2.0 * alpha * beta / size * xf * spread).astype(x.dtype)
 
 
 # --- dropout ----------------------------------------------------------------------------

@@ -1554,3 +1554,31 @@ def test_gradcheck_confirms_the_normalization_vjps(name):
 
     tensors = tuple(torch.tensor(a, requires_grad=True) for a in (x, w, b))
     assert torch.autograd.gradcheck(Through.apply, tensors, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+@st.composite
+def lrn_backward_cases(draw):
+    ndim = draw(st.integers(3, 5))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 5)),
+             *draw(st.lists(st.integers(1, 3), min_size=ndim - 2, max_size=ndim - 2)))
+    x = np.random.default_rng(draw(SEEDS)).uniform(-3, 3, shape)
+    params = {"alpha": draw(st.sampled_from([1e-4, 0.5, 2.0])),
+              "beta": draw(st.sampled_from([0.75, 0.5, 1.5])),
+              "k": draw(st.sampled_from([1.0, 2.0]))}
+    return x, draw(st.integers(1, 5)), params, draw(st.booleans()), draw(SEEDS)
+
+
+@pytest.mark.spec("NORM-31")
+@given(lrn_backward_cases())
+def test_local_response_norm_backward_matches_torch(device, case):
+    x, size, params, noncontiguous, seed = case
+    t = to_torch(x, device, requires_grad=True, noncontiguous=noncontiguous)
+    r = ag.Tensor(x, requires_grad=True)
+    out = F.local_response_norm(t, size, **params)
+    ref = RF.local_response_norm(r, size, **params)
+    _check_backward(device, out, ref, [t], [r], seed)
+    assert ref.grad_fn.name() == "DivBackward0"
+    g = np.random.default_rng(seed).standard_normal(x.shape)
+    (t_grad,) = torch.autograd.grad(F.local_response_norm(t, size, **params), t,
+                                    to_torch(g, device))
+    _matches(t_grad, R.local_response_norm_backward(g, x, size, **params))
