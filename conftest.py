@@ -197,8 +197,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     profile = _current_profile()
     no_gpu = not torch.cuda.is_available()
-    # the site's tests (one xdist group, a minute on one worker) start first, beside the rest
-    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
+    # Under `--dist loadfile` (pyproject) each file runs on one worker: the site's tests build,
+    # serve and read the site once. Longest first balances the workers: the site's tests,
+    # then the other files by size (their run time follows it), the docs fences last.
+    items.sort(key=_schedule_key)
     for item in items:
         if no_gpu and item.get_closest_marker("cuda"):  # the device fixture's cuda param too
             item.add_marker(pytest.mark.skip(reason=NO_GPU))
@@ -209,6 +211,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.user_properties.append(("device", _device_of(item)))
         if profile == "ci":
             _check_no_silent_cut(item)
+
+
+def _schedule_key(item: pytest.Item) -> tuple[int, int, str]:
+    path = item.path
+    if path.name == "test_site.py":
+        return (0, 0, "")
+    return (1 if path.suffix == ".py" else 2, -path.stat().st_size, str(path))
 
 
 def _check_no_silent_cut(item: pytest.Item) -> None:

@@ -21,9 +21,9 @@ import pytest
 
 from tests.clauses import ROOT, defined_clauses, write_conformance_page
 
-# checks the site itself, no clause; one xdist worker runs every site test (the build, the
-# server, the browser and the reading of each page happen once per run)
-pytestmark = [pytest.mark.spec(), pytest.mark.xdist_group("site")]
+# checks the site itself, no clause; one xdist worker runs this file (`--dist loadfile`), so
+# the build, the server, the browser and the reading of each page happen once per run
+pytestmark = pytest.mark.spec()
 
 CHROMIUM = Path(os.environ.get("REFSPEC_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
