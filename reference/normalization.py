@@ -116,8 +116,8 @@ def batch_norm(
     $y = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}\,\gamma_c + \beta_c$.
     In training $\mu_c$ and $\sigma_c^2$ are the batch mean and *biased* variance, and the
     running stats (when given) are updated in place:
-    $\hat\mu \leftarrow (1-m)\hat\mu + m\,\mu_c$,
-    $\hat\sigma^2 \leftarrow (1-m)\hat\sigma^2 + m\,\frac{n}{n-1}\sigma_c^2$ (unbiased).
+    $\tilde\mu \leftarrow (1-m)\tilde\mu + m\,\mu_c$,
+    $\tilde\sigma^2 \leftarrow (1-m)\tilde\sigma^2 + m\,\frac{n}{n-1}\sigma_c^2$ (unbiased).
     In evaluation $\mu_c, \sigma_c^2$ are the running stats. An empty input (a zero batch,
     zero channels or a zero spatial size; even a 1-D ``(0,)``) gives an empty output of its
     shape and updates nothing, before any other check.
@@ -186,7 +186,7 @@ def batch_norm_backward(
     statistics depend on $x$)
     $\partial x = \frac{1}{\sqrt{\sigma^2+\epsilon}}\big(\hat g - \langle \hat g\rangle
     - \hat x\,\langle \hat g\,\hat x\rangle\big)$;
-    in evaluation (running stats are constants) $\partial x = \hat g/\sqrt{\hat\sigma^2+\epsilon}$.
+    in evaluation (running stats are constants) $\partial x = \hat g/\sqrt{\tilde\sigma^2+\epsilon}$.
 
     Returns:
         ``(grad_input, grad_weight, grad_bias)``; the parameter gradients have shape (C,).
@@ -613,8 +613,8 @@ def instance_norm(
     With ``use_input_stats``, each (sample, channel) is normalized over its $n =
     \prod\text{spatial}$ values with the biased variance, and running stats (when given) are
     updated in place with the batch average of the per-instance statistics:
-    $\hat\mu_c \leftarrow (1-m)\hat\mu_c + m\,\langle\mu_{ic}\rangle_i$,
-    $\hat\sigma_c^2 \leftarrow (1-m)\hat\sigma_c^2 + m\,\langle\frac{n}{n-1}\sigma_{ic}^2
+    $\tilde\mu_c \leftarrow (1-m)\tilde\mu_c + m\,\langle\mu_{ic}\rangle_i$,
+    $\tilde\sigma_c^2 \leftarrow (1-m)\tilde\sigma_c^2 + m\,\langle\frac{n}{n-1}\sigma_{ic}^2
     \rangle_i$. Otherwise the running stats normalize every instance of channel $c$.
     ``nn.InstanceNormNd`` uses input stats in training or when not tracking running stats.
     An empty input gives an empty output; with a zero batch the running stats become the
@@ -680,7 +680,7 @@ def instance_norm_backward(
     ``use_input_stats`` each (sample, channel) is one batch-norm channel over its spatial
     values (torch runs batch norm on the input viewed as $(1, N C, *)$): the normalized-input
     gradient over spatial; otherwise the running stats are constants and
-    $\partial x = g\,\gamma_c/\sqrt{\hat\sigma_c^2 + \epsilon}$. $\partial\gamma_c = \sum
+    $\partial x = g\,\gamma_c/\sqrt{\tilde\sigma_c^2 + \epsilon}$. $\partial\gamma_c = \sum
     g\hat x$, $\partial\beta_c = \sum g$ over (N, spatial); ``None`` for a missing weight or
     bias.
     """
