@@ -197,9 +197,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     profile = _current_profile()
     no_gpu = not torch.cuda.is_available()
-    # Under `--dist loadfile` (pyproject) each file runs on one worker: the site's tests build,
-    # serve and read the site once. Longest first balances the workers: the site's tests,
-    # then the other files by size (their run time follows it), the docs fences last.
+    # The site's tests first: xdist's first batch for one worker (a quarter of the tests split
+    # among the workers) then holds all of them, so one worker builds, serves and reads the
+    # site (a second worker would wait for the build's lock and read it again). Then the
+    # files by size, longest first, for the balance at the end; the docs fences last.
+    # (xdist 3.8's `--dist loadgroup` ignores its groups on pytest 9.2; `loadfile` balanced
+    # badly: 148 s against 88 s on two workers.)
     items.sort(key=_schedule_key)
     for item in items:
         if no_gpu and item.get_closest_marker("cuda"):  # the device fixture's cuda param too

@@ -15,6 +15,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -1455,6 +1456,32 @@ def test_invalid_inputs_raise_in_torch_and_the_reference(
         match=keyword,
     )
     assert re.search(keyword, str(torch_info)), f"torch's message lacks {keyword!r}: {torch_info}"
+
+
+ERROR_TABLE_START = "<!-- the table of invalid calls: tests/test_losses.py ERRORS -->"
+ERROR_TABLE_END = "<!-- end of the table -->"
+
+
+def error_table_markdown() -> str:
+    """The table of `ERRORS` as docs/losses.md shows it (one row per invalid call)."""
+    rows = ["| invalid call | torch raises | its message contains | clause |",
+            "| --- | --- | --- | --- |"]
+    for row in ERRORS:
+        _, error, keyword, _, cpu_only = row.values
+        clause = next(m.args[0] for m in row.marks if m.name == "spec")
+        where = " (*CPU*)" if cpu_only else ""
+        keyword = keyword.replace("|", "\\|").replace("\\[", "[").replace("\\]", "]")
+        rows.append(f"| {row.id}{where} | `{error.__name__}` | `{keyword}` | {clause} |")
+    return "\n".join(rows)
+
+
+@pytest.mark.spec("LOSS-35")
+def test_the_losses_page_shows_the_table_of_invalid_calls():
+    """The page carries the table as text (the docs build runs no torch); this keeps it
+    equal to the rows the test above checks."""
+    page = (Path(__file__).parent.parent / "docs" / "losses.md").read_text(encoding="utf-8")
+    shown = page.split(ERROR_TABLE_START)[1].split(ERROR_TABLE_END)[0].strip()
+    assert shown == error_table_markdown(), "regenerate it: print(error_table_markdown())"
 
 
 # --- LOSS-36 .. LOSS-38: adaptive softmax -------------------------------------------------

@@ -21,8 +21,8 @@ import pytest
 
 from tests.clauses import ROOT, defined_clauses, write_conformance_page
 
-# checks the site itself, no clause; one xdist worker runs this file (`--dist loadfile`), so
-# the build, the server, the browser and the reading of each page happen once per run
+# checks the site itself, no clause; conftest schedules these tests first, so that one xdist
+# worker runs them all: the build, the server, the browser and the reading happen once
 pytestmark = pytest.mark.spec()
 
 CHROMIUM = Path(os.environ.get("REFSPEC_CHROMIUM", "/usr/bin/chromium"))
