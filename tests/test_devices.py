@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import collections
 import io
-import os
-import tempfile
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
@@ -19,6 +18,7 @@ from torch import nn
 from reference import devices
 from reference.devices import pick_device, to_device
 from reference.models import CIFAR10Quick, LeNet, Net, NeuralNetwork
+from tests import ddp_job
 
 # --- DEVICE-1: picking a device --------------------------------------------------------------
 
@@ -236,42 +236,19 @@ def test_forward_and_backward_on_cuda_agree_with_the_cpu(make, shape):
 # --- DEVICE-8: DistributedDataParallel on 2 CPU processes -------------------------------------
 
 
-def _ddp_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
-        ddp = nn.parallel.DistributedDataParallel(model)
-        g = torch.Generator().manual_seed(42)
-        x = torch.randn(8, 4, generator=g, dtype=torch.float64)
-        y = torch.randint(0, 3, (8,), generator=g)
-        shard = slice(rank * 8 // world, (rank + 1) * 8 // world)
-        nn.functional.cross_entropy(ddp(x[shard]), y[shard]).backward()
-        torch.save([p.grad for p in model.parameters()], os.path.join(out_dir, f"grads{rank}.pt"))
-    finally:
-        dist.destroy_process_group()
-
-
 @pytest.mark.slow
 @pytest.mark.spec("DEVICE-8")
 def test_ddp_gloo_two_processes_equal_one_process_on_the_whole_batch(tmp_path):
+    """Two ranks, each on half the batch, end with the gradient of the whole batch (DDP
+    averages the ranks' gradients). The ranks run in a fresh interpreter (tests/ddp_job.py),
+    with a time limit, so a stuck rendezvous fails instead of hanging the suite."""
     world = 2
-    with tempfile.NamedTemporaryFile(dir=tmp_path, delete=False) as f:
-        init_file = f.name
-    os.unlink(init_file)
-    # fork, not spawn, after importing what DDP's constructor imports (torch._dynamo, ~6 s):
-    # the children inherit it instead of importing torch and dynamo again each.
-    import torch._dynamo  # noqa: F401
-
-    mp.start_processes(
-        _ddp_worker, args=(world, init_file, str(tmp_path)), nprocs=world, start_method="fork"
-    )
-
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
-    g = torch.Generator().manual_seed(42)
-    x = torch.randn(8, 4, generator=g, dtype=torch.float64)
-    y = torch.randint(0, 3, (8,), generator=g)
+    # its own pipes: an xdist worker's stdin and stdout are its channel to the controller
+    job = subprocess.run([sys.executable, "-m", "tests.ddp_job", str(world), str(tmp_path)],
+                         cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=180)
+    assert job.returncode == 0, job.stdout + job.stderr
+    model, x, y = ddp_job.model_and_batch()
     nn.functional.cross_entropy(model(x), y).backward()
     for rank in range(world):
         grads = torch.load(tmp_path / f"grads{rank}.pt", weights_only=True)
