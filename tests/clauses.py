@@ -596,7 +596,10 @@ class Evidence:
         parts.append(f"last run: [{status}]({base}conformance.md#conf-{clause_id})")
         if self.releases:
             per = ", ".join(f"{r} {_short(s.get(clause_id, 'not run'))}" for r, s in self.releases)
-            parts.append(f"torch releases: [{per}]({base}compatibility.md#compat-{clause_id})")
+            # a URL, not compatibility.md: its anchors are raw HTML from an exec block, which
+            # mkdocs's anchor validation cannot see (the site tests check them in the HTML);
+            # a concept page's URL is one level deeper than its file (use_directory_urls)
+            parts.append(f"torch releases: [{per}]({base}../compatibility/#compat-{clause_id})")
         code: list[str] = []
         for t in self.tests.get(clause_id, []):
             code += [u for u in self.uses.get(t, []) if u in self.documented and u not in code]

@@ -57,7 +57,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
                 write_conformance_page(generated, [], {"note": "no test run yet"})
             start = time.perf_counter()
             proc = subprocess.run(
-                [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site_dir)],
+                # no -q: it hides the warnings that --strict counts (a strict -q build passes)
+                [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site_dir)],
                 cwd=ROOT, capture_output=True, text=True,
                 env=dict(os.environ, NO_MKDOCS_2_WARNING="1"),
             )
