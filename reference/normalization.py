@@ -186,7 +186,8 @@ def batch_norm_backward(
     statistics depend on $x$)
     $\partial x = \frac{1}{\sqrt{\sigma^2+\epsilon}}\big(\hat g - \langle \hat g\rangle
     - \hat x\,\langle \hat g\,\hat x\rangle\big)$;
-    in evaluation (running stats are constants) $\partial x = \hat g/\sqrt{\tilde\sigma^2+\epsilon}$.
+    in evaluation (running stats are constants)
+    $\partial x = \hat g/\sqrt{\tilde\sigma^2+\epsilon}$.
 
     Returns:
         ``(grad_input, grad_weight, grad_bias)``; the parameter gradients have shape (C,).

@@ -170,6 +170,28 @@ def index_keys(draw, shape: tuple[int, ...]) -> tuple:
     return tuple(key)
 
 
+def torch_index_shape(shape: tuple[int, ...], key: tuple) -> tuple[int, ...]:
+    """The shape of ``x[key]`` as torch indexes: ints (and None, slices) first, as basic
+    indexing, then the integer arrays, placed by NumPy's rule among what is left. NumPy
+    alone differs when an int and an array are separated by a slice: ``x[0, :, [0, 0]]`` of
+    a (1, 1, 1) tensor is (1, 2) in torch and (2, 1) in NumPy."""
+    is_array = [isinstance(k, np.ndarray) for k in key]
+    pairs = list(zip(key, is_array, strict=True))
+    basic = np.empty(shape)[tuple(slice(None) if a else k for k, a in pairs)]
+    rest = tuple(k if a else slice(None) for k, a in pairs
+                 if a or not isinstance(k, (int, np.integer)))
+    return basic[rest].shape
+
+
+@pytest.mark.spec("GRAD-4")
+def test_an_int_and_an_array_apart_index_as_torch_does():
+    """Found by a random seed (3280498934): the programs' shapes followed NumPy's rule."""
+    key = (0, slice(None), np.array([0, 0]))
+    x = np.arange(1.0).reshape(1, 1, 1)
+    expected = tuple(torch.from_numpy(x)[0, :, [0, 0]].shape)  # (1, 2)
+    assert torch_index_shape(x.shape, key) == expected == ag.tensor(x)[key].shape
+
+
 # The ops whose backward the reference records (create_graph=True), GRAD-17.
 TWICE_DIFFERENTIABLE = {
     "unary": UNARY,
@@ -236,7 +258,7 @@ def programs(
                 step = ("reduce", op, i, dim, keep)
         elif kind == "index" and s:
             key = draw(index_keys(s))
-            step, out = ("index", i, key), np.empty(s)[key].shape
+            step, out = ("index", i, key), torch_index_shape(s, key)
         elif kind == "reshape":
             target = draw(st.sampled_from(((-1,), (*s, 1), (1, *s))))
             step, out = ("reshape", i, target), np.empty(s).reshape(target).shape
