@@ -1219,11 +1219,10 @@ def hardshrink_double_backward(
     return _masked_double(hardshrink_backward, grad, input, lambd=lambd)
 
 
-@_ieee
 def softshrink_backward(grad_output: ArrayLike, input: ArrayLike, lambd: float = 0.5) -> np.ndarray:
-    r"""VJP of `softshrink`: $0$ on the closed $[-\lambda, \lambda]$, else $g$."""
-    g, x, dtype = _grad_dtype(grad_output, input)
-    return np.where((x >= -lambd) & (x <= lambd), 0.0, g).astype(dtype)
+    r"""VJP of `softshrink`: $0$ on the closed $[-\lambda, \lambda]$, else $g$; the same mask
+    as `hardshrink_backward` (the two differ in value, not in slope)."""
+    return hardshrink_backward(grad_output, input, lambd)
 
 
 def softshrink_double_backward(
