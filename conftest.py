@@ -155,6 +155,16 @@ def _check_device(name: str) -> None:
         ) from None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    """pytest-markdown-docs on the Markdown pages only: its scan of every test module's
+    docstrings for fences (none hold one) parsed each module's source again, 4 s a worker."""
+    collectors = yield
+    if file_path.suffix != ".py":
+        return collectors
+    return [c for c in collectors if type(c).__module__ != "pytest_markdown_docs.plugin"]
+
+
 def _device_param(name: str) -> object:
     marks = [pytest.mark.cuda] if name.split(":")[0] == "cuda" else []
     return pytest.param(name, marks=marks, id=name)

@@ -6,7 +6,8 @@
 It runs pytest with Hypothesis statistics and per-test durations, then prints: the wall time,
 the number of workers, the Hypothesis examples run (passing + failing test cases over every
 property), examples/s per worker, the time per test file (concept), and the slowest tests.
-The budget for the whole suite is 120 s on 2 cores. A JSON copy goes to benchmarks/results/.
+The budget for the whole suite is 90 s on 2 cores (BUDGET_S). A JSON copy goes to
+benchmarks/results/.
 """
 
 from __future__ import annotations

@@ -1999,6 +1999,9 @@ def interpolate_backward_cases(draw):
 # torch's antialias forward is wrong for an output width 1 (CONV-20); its backward is right
 @example((np.arange(8.0).reshape(1, 1, 4, 2),
           {"size": (2, 1), "mode": "bilinear", "antialias": True}, False, 1))
+# soak seed (issue 14): antialias keeps both sizes at scale 1.25, the backward blends them
+@example((np.array([[[[3.0, 1.0]]]]),
+          {"scale_factor": 1.25, "mode": "bicubic", "antialias": True}, False, 0))
 def test_interpolate_backward_matches_torch(device, case):
     x, kwargs, noncontiguous, seed = case
     if _cpu_shortcut(device, x, kwargs, halves=kwargs["mode"] == "nearest" and x.ndim == 4):
@@ -2018,14 +2021,17 @@ def _backward_shortcut_bug(device, x: np.ndarray, kwargs: dict) -> bool:
     """Where torch's CPU backward copies what its forward blends: with a scale factor in use,
     1-D and 3-D ``nearest`` when a size is kept or doubled (the backward's copy / halve
     shortcut, which the forward lacks, CONV-13), ``bicubic`` when every size is kept (the
-    backward copies the whole gradient)."""
+    backward copies the whole gradient); and the other way round with ``antialias=True``: the
+    forward copies a dim whose size is kept, the backward blends it with the scale's filter."""
     if str(device) != "cpu" or "size" in kwargs or kwargs.get("recompute_scale_factor"):
         return False
     f, mode = kwargs["scale_factor"], kwargs["mode"]
     sizes = list(zip(x.shape[2:], _output_sizes(x, kwargs), strict=True))
     if mode == "nearest" and x.ndim in (3, 5):
         return any((o == L and f != 1) or (o == 2 * L and f != 2) for L, o in sizes)
-    if mode == "bicubic" and not kwargs.get("antialias"):
+    if kwargs.get("antialias"):
+        return f != 1 and any(o == L for L, o in sizes)
+    if mode == "bicubic":
         return f != 1 and all(o == L for L, o in sizes)
     return False
 
@@ -2036,6 +2042,11 @@ BACKWARD_SHORTCUT_BUGS = [
     # (1, 1, 1, 2) at scale 1.25 keeps the size but blends; torch's backward copies
     (np.array([[[[3.0, 1.0]]]]), {"scale_factor": 1.25, "mode": "bicubic",
                                   "align_corners": False}),
+    # antialias: (1, 1, 3, 4) at scale 1.25 keeps H, which the forward copies; the backward
+    # blends H with the scale's filter as if the forward had (soak run, issue 14)
+    (np.arange(12.0).reshape(1, 1, 3, 4), {"scale_factor": 1.25, "mode": "bilinear",
+                                           "antialias": True}),
+    (np.array([[[[3.0, 1.0]]]]), {"scale_factor": 1.25, "mode": "bicubic", "antialias": True}),
 ]
 
 
@@ -2045,9 +2056,11 @@ BACKWARD_SHORTCUT_BUGS = [
     issue="pytorch/pytorch#97135",
     why="interpolate on the CPU with a scale factor: the backward of 1-D and 3-D nearest copies "
     "a kept size and halves a doubled one, the backward of bicubic copies when every size is "
-    "kept, where the forward reads floor(o / scale) or blends: gradcheck fails",
+    "kept, where the forward reads floor(o / scale) or blends; with antialias the forward "
+    "copies a kept size, where the backward blends: gradcheck fails",
 )
-@pytest.mark.parametrize("x, kwargs", BACKWARD_SHORTCUT_BUGS, ids=["nearest-1d", "bicubic"])
+@pytest.mark.parametrize("x, kwargs", BACKWARD_SHORTCUT_BUGS,
+                         ids=["nearest-1d", "bicubic", "antialias-bilinear", "antialias-bicubic"])
 def test_torch_interpolate_backward_is_the_gradient_of_its_forward(x, kwargs):
     tx = torch.tensor(x, requires_grad=True)
     out = F.interpolate(tx, **kwargs)
