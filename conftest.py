@@ -158,7 +158,8 @@ def _check_device(name: str) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     """pytest-markdown-docs on the Markdown pages only: its scan of every test module's
-    docstrings for fences (none hold one) parsed each module's source again, 4 s a worker."""
+    docstrings for fences (none hold one) parsed each module's source again: collection
+    took 18 s a worker with it, 10.5 s without."""
     collectors = yield
     if file_path.suffix != ".py":
         return collectors

@@ -134,6 +134,10 @@ def _tags(html: str) -> list[tuple[str, dict[str, str]]]:
     return found
 
 
+def _has_class(attributes: dict[str, str], name: str) -> bool:
+    return name in attributes.get("class", "").split()
+
+
 @pytest.fixture(scope="session")
 def page_tags(site) -> dict[str, list[tuple[str, dict[str, str]]]]:
     """Site-relative page URL -> its tags, every built page read once."""
@@ -144,14 +148,12 @@ def page_tags(site) -> dict[str, list[tuple[str, dict[str, str]]]]:
 
 def test_no_page_has_a_broken_internal_link(site, page_tags):
     site_dir, _ = site
+    tags_of = {site_dir / page / "index.html": tags for page, tags in page_tags.items()}
     ids: dict[Path, set[str]] = {}
 
     def ids_of(path: Path) -> set[str]:
         if path not in ids:
-            page = path.parent.relative_to(site_dir).as_posix() + "/"
-            tags = page_tags.get("" if page == "./" else page)
-            if tags is None:
-                tags = _tags(path.read_text(encoding="utf-8"))
+            tags = tags_of.get(path) or _tags(path.read_text(encoding="utf-8"))
             ids[path] = {a["id"] for _, a in tags if a.get("id")}
         return ids[path]
 
@@ -266,9 +268,9 @@ def reading(site, server, browser, page_tags) -> dict:
             if r.status >= 400 else None)
     for path in _reading_pages(site_dir):
         tags = page_tags[path]
-        found["footer"][path] = sum("md-footer__link" in a.get("class", "").split()
-                                    for tag, a in tags if tag == "a")
-        formulas = any("arithmatex" in a.get("class", "").split() for _, a in tags)
+        found["footer"][path] = sum(tag == "a" and _has_class(a, "md-footer__link")
+                                    for tag, a in tags)
+        formulas = any(_has_class(a, "arithmatex") for _, a in tags)
         if path and not formulas and not shots:
             continue
         response = page.goto(server + path, wait_until="load")
