@@ -141,7 +141,23 @@ def assert_matches(
     tol.update(tolerance)
     if not check_dtype:
         expected_t = expected_t.to(actual_c.dtype)
+    if _plainly_close(actual_c, expected_t, tol):
+        return
     torch.testing.assert_close(actual_c, expected_t, equal_nan=True, **tol)
+
+
+def _plainly_close(actual: torch.Tensor, expected: torch.Tensor, tol: dict[str, float]) -> bool:
+    """assert_close's verdict where its attribute checks pass (shape, dtype, strided, not
+    quantized, not an 8-bit float) is ``torch.isclose`` on every element: taken directly it
+    is 7x cheaper. False sends the case, and every failure, to assert_close for its message."""
+    if (actual.layout != torch.strided or actual.is_quantized
+            or actual.shape != expected.shape or actual.dtype != expected.dtype
+            or (actual.dtype.is_floating_point and actual.dtype.itemsize == 1)):
+        return False
+    try:
+        return bool(torch.isclose(actual, expected, equal_nan=True, **tol).all())
+    except RuntimeError:
+        return False
 
 
 def make_noncontiguous(tensor: torch.Tensor) -> torch.Tensor:

@@ -5,11 +5,15 @@ in the last run and per torch release, and the reference code its tests call.
 The pages are generated at build time (nothing to keep in step by hand); the evidence reads
 the same sources the meta tests read (``tests/clauses.py``), the last run's
 ``docs/_generated/conformance.json`` and the committed ``docs/data/compatibility.json``.
+Formulas are rendered at build time with the vendored KaTeX (run by QuickJS), so a page
+shows its math without running a script.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import html
 import re
 import sys
 from pathlib import Path
@@ -143,3 +147,38 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             "",
         ]
     return "\n".join(out) + "\n"
+
+
+KATEX_JS = ROOT / "docs" / "assets" / "katex" / "katex.min.js"
+# arithmatex's generic output: \( \) inline in a span, \[ \] display in a div
+_ARITHMATEX = re.compile(
+    r'(<(?P<tag>span|div) class="arithmatex">)(?P<tex>.*?)(</(?P=tag)>)', re.DOTALL
+)
+
+
+@functools.cache
+def _katex():
+    import quickjs
+
+    context = quickjs.Context()
+    context.eval(KATEX_JS.read_text(encoding="utf-8"))
+    context.eval("function render(tex, display) { return katex.renderToString(tex, "
+                 "{displayMode: display, throwOnError: false}); }")
+    return context.get("render")
+
+
+@functools.cache
+def _render_formula(source: str) -> str:
+    """KaTeX's HTML for one arithmatex formula, ``\\(..\\)`` or ``\\[..\\]``; an invalid one
+    becomes KaTeX's ``katex-error`` span, as the client-side renderer would show it."""
+    tex = html.unescape(source).strip()
+    if tex[:2] not in ("\\(", "\\["):
+        raise ValueError(f"a formula without \\( or \\[ delimiters: {tex[:60]!r}")
+    return _katex()(tex[2:-2], tex.startswith("\\["))
+
+
+def on_post_page(output: str, page, config) -> str:
+    """Every formula of the built page as KaTeX HTML (search indexed the TeX source)."""
+    return _ARITHMATEX.sub(
+        lambda m: m[1] + _render_formula(m["tex"]) + m[4], output
+    )
