@@ -46,6 +46,7 @@ def run_release(venv: Path, pytest_args: list[str]) -> dict:
     return {
         "torch": environment["torch"],
         "torchvision": environment.get("torchvision", "?"),
+        "numpy": environment.get("numpy", "?"),
         "python": environment["python"],
         "measured": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"),
         "summary": lines[-1] if lines else "",

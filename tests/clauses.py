@@ -431,11 +431,11 @@ def compatibility_markdown(matrix_file: Path = MATRIX_FILE, base: str = "../") -
     releases = json.loads(matrix_file.read_text(encoding="utf-8"))["releases"]
     clauses = defined_clauses()
     titles = _page_titles()
-    out = ["| torch | torchvision | python | measured | result of `pytest -n auto` (ci) |",
-           "|---|---|---|---|---|"]
+    out = ["| torch | torchvision | numpy | python | measured | result of `pytest -n auto` (ci) |",
+           "|---|---|---|---|---|---|"]
     for r in releases:
-        out.append(f"| {r['torch']} | {r['torchvision']} | {r['python']} | {r['measured']} | "
-                   f"{r['summary']} (exit {r['exit_code']}) |")
+        out.append(f"| {r['torch']} | {r['torchvision']} | {r.get('numpy', '?')} | "
+                   f"{r['python']} | {r['measured']} | {r['summary']} (exit {r['exit_code']}) |")
     names = [r["torch"].split("+")[0] for r in releases]
     header = "| clause | " + " | ".join(names) + " |"
     rule = "|---|" + "---|" * len(releases)

@@ -212,7 +212,8 @@ def test_every_concept_page_has_the_same_shape():
 def test_compatibility_page_shows_each_release_and_anchors_every_clause(tmp_path):
     matrix = tmp_path / "compatibility.json"
     releases = [
-        {"torch": "2.4.1+cu121", "torchvision": "0.19.1", "python": "3.11", "measured": "d",
+        {"torch": "2.4.1+cu121", "torchvision": "0.19.1", "numpy": "2.2.6", "python": "3.11",
+         "measured": "d",
          "summary": "1 passed", "exit_code": 0,
          "clauses": {"BCAST-1": {"cpu": {"status": "pass 3", "reasons": []}},
                      "BCAST-2": {"cpu": {"status": "known deviation 1",
@@ -224,7 +225,8 @@ def test_compatibility_page_shows_each_release_and_anchors_every_clause(tmp_path
     ]
     matrix.write_text(json.dumps({"releases": releases}))
     text = compatibility_markdown(matrix)
-    assert "| 2.4.1+cu121 | 0.19.1 | 3.11 | d | 1 passed (exit 0) |" in text
+    assert "| 2.4.1+cu121 | 0.19.1 | 2.2.6 | 3.11 | d | 1 passed (exit 0) |" in text
+    assert "| 2.14.1 | not installed | ? | 3.11 |" in text  # measured before numpy was recorded
     assert ("| [BCAST-2](../broadcasting/#BCAST-2) | known deviation: torch bug "
             "(pytorch/pytorch#1) | pass |") in text
     anchored = {ln.split('"')[1] for ln in text.splitlines() if ln.startswith("| <span")}
