@@ -24,6 +24,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from reference.broadcasting import broadcast_shapes, sum_to_shape
+from reference.strides import (
+    IndexLayout,
+    advanced_index_strides,
+    contiguous_strides,
+    in_stride_order,
+)
 
 __all__ = [
     "Function",
@@ -1091,6 +1097,7 @@ def _getitem(x: Tensor, key: Any) -> Tensor:
     if consumed > x.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
     out, dim, adv = x, 0, {}
+    layouts: dict[int, IndexLayout] = {}  # torch's index tensors, for the result's strides
     for k, arr in zip(key, arrays, strict=True):
         if k is Ellipsis:
             dim += x.ndim - consumed
@@ -1104,7 +1111,7 @@ def _getitem(x: Tensor, key: Any) -> Tensor:
             dim += 1
         elif arr is not None and arr.dtype == bool:  # a mask stands for its nonzero indices
             for j, nz in enumerate(np.nonzero(arr)):
-                adv[dim + j] = nz
+                adv[dim + j], layouts[dim + j] = nz, (nz.shape, (arr.ndim,))
             dim += arr.ndim
         elif arr is not None and arr.dtype.kind in "iu":
             size = out.shape[dim]
@@ -1113,7 +1120,8 @@ def _getitem(x: Tensor, key: Any) -> Tensor:
                 raise IndexError(
                     f"index {bad.flat[0]} is out of bounds for dimension {dim} with size {size}"
                 )
-            adv[dim], dim = arr % builtins.max(size, 1), dim + 1
+            adv[dim] = arr % builtins.max(size, 1)
+            layouts[dim], dim = (arr.shape, contiguous_strides(arr.shape)), dim + 1
         else:
             raise IndexError(
                 f"only integers, slices, None, Ellipsis and integer or bool arrays are valid "
@@ -1134,7 +1142,14 @@ def _getitem(x: Tensor, key: Any) -> Tensor:
         return res
 
     saved = tuple(f for f in full if isinstance(f, np.ndarray))
-    return _unary(out, "IndexBackward0", out.data[full], vjp, saved=saved)
+    strides = advanced_index_strides(
+        shape, _element_strides(out.data), [layouts.get(d) for d in range(out.ndim)]
+    )
+    return _unary(out, "IndexBackward0", in_stride_order(out.data[full], strides), vjp, saved=saved)
+
+
+def _element_strides(a: np.ndarray) -> tuple[int, ...]:
+    return tuple(s // a.itemsize for s in a.strides)
 
 
 def _without(shape: tuple[int, ...], d: int) -> tuple[int, ...]:

@@ -129,6 +129,119 @@ def view_strides(
     return tuple(new_strides) if view_d == -1 else None
 
 
+def iterator_strides(shape: Sequence[int], inputs: Sequence[tuple[Shape, Shape]]) -> Shape:
+    """The strides of the output torch's ``TensorIterator`` allocates for ``inputs``, each a
+    ``(shape, strides)`` that broadcasts to ``shape``.
+
+    When every input has the output's shape and is contiguous (for `advanced_index_strides`
+    only possible when the result is empty or all its sizes are 1; torch's other fast cases,
+    all inputs channels-last or dense with one layout, cannot arise there) the output is
+    contiguous. Otherwise each input is broadcast (stride 0 on a stretched or new dim) and
+    the dims are ordered innermost first by insertion sort from the reversed order:
+    ``d0`` goes inside ``d1`` when the first input with non-zero strides on both has
+    ``stride_d0 < stride_d1``, outside when greater; on equal strides the larger size goes
+    outside, and an input with a zero stride on either dim leaves the order to the next.
+    When no dim moved the output is contiguous; otherwise it is dense in that order, each
+    stride the product of the sizes inside it (a size 0 included).
+    """
+    shape = tuple(shape)
+    n = len(shape)
+    if all(tuple(s) == shape and is_contiguous(shape, st) for s, st in inputs):
+        return contiguous_strides(shape)
+    operand_strides = [
+        tuple(0 if d < n - len(s) or s[d - n + len(s)] != shape[d] else st[d - n + len(s)]
+              for d in range(n))
+        for s, st in inputs
+    ]
+    perm = list(range(n))[::-1]
+
+    def outside(d0: int, d1: int) -> int:
+        for strides in operand_strides:
+            s0, s1 = strides[d0], strides[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return 1 if s0 > s1 else -1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
+
+    for i in range(1, n):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            order = outside(perm[d0], perm[d1])
+            if order > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif order < 0:
+                break
+    if perm == list(range(n))[::-1]:
+        return contiguous_strides(shape)
+    out, inner = [0] * n, 1
+    for d in perm:
+        out[d], inner = inner, inner * shape[d]
+    return tuple(out)
+
+
+def expand_strides(shape: Sequence[int], strides: Sequence[int], target: Sequence[int]) -> Shape:
+    """``expand``'s strides (STRIDE-4): a stretched dim, or a new leading dim of size > 1,
+    gets stride 0; a new leading dim of size 1 ``size_{d+1} * stride_{d+1}``."""
+    if not shape:
+        return (0,) * len(target)
+    out = [0] * len(target)
+    lead = len(target) - len(shape)
+    for i in range(len(target) - 1, -1, -1):
+        old = i - lead
+        size = shape[old] if old >= 0 else 1
+        stride = strides[old] if old >= 0 else target[i + 1] * out[i + 1]
+        out[i] = 0 if size != target[i] else stride
+    return tuple(out)
+
+
+IndexLayout = tuple[Shape, Shape]  # an index tensor's (shape, strides)
+
+
+def advanced_index_strides(
+    shape: Sequence[int],
+    strides: Sequence[int],
+    indices: Sequence[IndexLayout | None],
+    device: str = "cpu",
+) -> Shape:
+    """The strides of ``t[key]`` for an advanced key (STRIDE-13): torch's ``index`` kernel.
+
+    ``indices`` has one entry per dim of ``t`` (after the basic entries are applied): the
+    index tensor's ``(shape, strides)`` on an indexed dim (a k-dim mask stands for the k
+    columns of its ``nonzero()``, shape ``(nnz,)``, stride ``k``), else ``None``. When the
+    indexed dims are not adjacent they are permuted to the front. The index tensors
+    broadcast to ``R`` (``expand``), which replaces the indexed dims; the result is the
+    output of a ``TensorIterator`` (`iterator_strides`) over the source (stride 0 on ``R``'s
+    dims) and each index reshaped to ``(1,)*before + R + (1,)*after``. On CUDA (MPS, XPU),
+    two or more reshaped index tensors whose strides differ are all made contiguous first.
+    """
+    shape, strides, indices = list(shape), list(strides), list(indices)
+    indexed = [d for d, e in enumerate(indices) if e is not None]
+    if indexed != list(range(indexed[0], indexed[-1] + 1)):
+        order = indexed + [d for d in range(len(shape)) if d not in indexed]
+        shape, strides = [shape[d] for d in order], [strides[d] for d in order]
+        indices = [indices[d] for d in order]
+    before = next(d for d, e in enumerate(indices) if e is not None)
+    after = before + len(indexed)
+    layouts = [e for e in indices if e is not None]
+    common = tuple(np.broadcast_shapes(*(s for s, _ in layouts)))
+    out_shape = (*shape[:before], *common, *shape[after:])
+    ones = (1,) * before, (1,) * (len(shape) - after)
+    index_shape = (*ones[0], *common, *ones[1])
+    reshaped = []
+    for s, st in layouts:
+        st = st if tuple(s) == common else expand_strides(s, st, common)
+        reshaped.append(view_strides(common, st, index_shape) or contiguous_strides(index_shape))
+    if device.split(":")[0] in ("cuda", "mps", "xpu") and len(set(reshaped)) > 1:
+        reshaped = [contiguous_strides(index_shape)] * len(reshaped)
+    source = (*strides[:before], *(0,) * len(common), *strides[after:])
+    inputs = [(out_shape, source)] + [(index_shape, st) for st in reshaped]
+    return iterator_strides(out_shape, inputs)
+
+
 def _wrap_dim(dim: int, ndim: int) -> int:
     """A dim in ``[-ndim, ndim)`` as a non-negative index; a 0-d tensor accepts 0 and -1."""
     n = max(ndim, 1)
@@ -271,6 +384,27 @@ def _numpy_key(shape: Shape, advanced: dict[int, np.ndarray]) -> tuple:
             f"{shapes}"
         ) from None
     return tuple(key)
+
+
+def _index_layouts(np_key: tuple) -> list[IndexLayout | None]:
+    """Per dim, the layout of torch's index tensor (`advanced_index_strides`): an index
+    array is a new contiguous tensor, a k-dim mask k columns of its ``nonzero()``."""
+    layouts: list[IndexLayout | None] = []
+    for k in np_key:
+        if isinstance(k, slice):
+            layouts.append(None)
+        elif k.dtype == np.bool_:
+            layouts.extend([((int(k.sum()),), (k.ndim,))] * k.ndim)
+        else:
+            layouts.append((k.shape, contiguous_strides(k.shape)))
+    return layouts
+
+
+def in_stride_order(values: np.ndarray, strides: Sequence[int]) -> np.ndarray:
+    """A copy of ``values`` laid out in memory in the order of dense ``strides`` (the dim of
+    the largest stride outermost)."""
+    order = sorted(range(values.ndim), key=lambda d: -strides[d])
+    return np.ascontiguousarray(values.transpose(order)).transpose(np.argsort(order))
 
 
 class StridedTensor:
@@ -456,12 +590,11 @@ class StridedTensor:
             if -1 in target:
                 raise ValueError(f"expand: size -1 not allowed for a 0-d tensor: {list(target)}")
             return self._alias(target, (0,) * len(target), self._offset)
-        shape, strides = [0] * len(target), [0] * len(target)
+        shape = [0] * len(target)
         lead = len(target) - self.ndim
         for i in range(len(target) - 1, -1, -1):
             old = i - lead
             size = self._shape[old] if old >= 0 else 1
-            stride = self._strides[old] if old >= 0 else shape[i + 1] * strides[i + 1]
             want = target[i]
             if want == -1:
                 if old < 0:
@@ -470,14 +603,13 @@ class StridedTensor:
                         f"non-existing dimension {i}"
                     )
                 want = size
-            if size != want:
-                if size != 1:
-                    raise ValueError(
-                        f"The expanded size of the tensor ({want}) must match the existing "
-                        f"size ({size}) at non-singleton dimension {i}"
-                    )
-                size, stride = want, 0
-            shape[i], strides[i] = size, stride
+            if size not in (want, 1):
+                raise ValueError(
+                    f"The expanded size of the tensor ({want}) must match the existing "
+                    f"size ({size}) at non-singleton dimension {i}"
+                )
+            shape[i] = want
+        strides = expand_strides(self._shape, self._strides, shape)
         return self._alias(shape, strides, self._offset)
 
     def select(self, dim: int, index: int) -> StridedTensor:
@@ -588,7 +720,17 @@ class StridedTensor:
         if np_key is None:
             return view
         values = view.storage[view._addresses()[np_key]]
-        return StridedTensor(values.reshape(-1), values.shape, contiguous_strides(values.shape))
+        strides = advanced_index_strides(view.shape, view.stride(), _index_layouts(np_key))
+        storage = in_stride_order(values, strides).ravel(order="K")
+        return StridedTensor(storage, values.shape, strides)
+
+    def index_strides(self, key: Any, device: str = "cpu") -> Shape:
+        """The strides torch gives ``self[key]`` on ``device``: a basic key's view's, or for
+        an advanced key `advanced_index_strides` of the view the basic entries give."""
+        view, np_key = self._plan(key)
+        if np_key is None:
+            return view.stride()
+        return advanced_index_strides(view.shape, view.stride(), _index_layouts(np_key), device)
 
     def squeeze(self, dim: int | Sequence[int] | None = None) -> StridedTensor:
         """Drop size-1 dims (all, or those in ``dim``; other dims named are kept)."""

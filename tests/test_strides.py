@@ -736,7 +736,8 @@ def test_advanced_indexing_copies_and_setitem_writes_through(device, case):
         return
     copies = any(_is_advanced(k) for k in key)
     assert (_ptr(got_t) != _ptr(t)) == copies == (got_r.storage is not r.storage)
-    assert tuple(got_t.shape) == got_r.shape
+    assert (tuple(got_t.shape), got_t.stride()) == (got_r.shape, r.index_strides(key, device))
+    assert got_r.stride() == r.index_strides(key)
     assert_matches(got_t, got_r.numpy())
     # Write through the same key. Elements selected twice (repeated indices, stride-0 dims)
     # have no defined order of writes: write a constant there.
