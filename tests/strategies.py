@@ -52,6 +52,52 @@ def float_dtypes() -> st.SearchStrategy[np.dtype]:
     return st.sampled_from(FLOAT_DTYPES).map(np.dtype)
 
 
+# How a seeded array is filled: each style names the values it puts in, a NumPy generator
+# seeded from the draw fixes the rest.
+ARRAY_STYLES = ("uniform", "scaled", "integers", "specials", "mixed", "constant")
+
+
+def _specials(dtype: np.dtype, lo: float, hi: float) -> np.ndarray:
+    """The values a property should meet in [lo, hi]: the bounds and the points next to
+    them, 0 and -0, +-1, +-0.5 and the smallest normal numbers of ``dtype``."""
+    tiny = float(np.finfo(dtype).tiny)
+    lo_, hi_ = dtype.type(lo), dtype.type(hi)
+    candidates = [lo_, hi_, np.nextafter(lo_, hi_), np.nextafter(hi_, lo_),
+                  0.0, -0.0, 1.0, -1.0, 0.5, -0.5, tiny, -tiny]
+    return np.array([v for v in candidates if lo <= v <= hi], dtype=dtype)
+
+
+def seeded_array(
+    shape: Shape, style: str, seed: int, dtype: np.dtype, lo: float, hi: float
+) -> np.ndarray:
+    """An array of ``shape`` with values of ``dtype`` in [lo, hi], filled by ``style``:
+    uniform; scaled (uniform, its distance from the point nearest 0 times 10^-k, k in 0..6:
+    small magnitudes); integers; specials (`_specials` only); mixed (uniform, 30 % specials);
+    constant (one value throughout)."""
+    rng = np.random.default_rng(seed)
+    specials = _specials(dtype, lo, hi)
+    if style == "uniform":
+        values = rng.uniform(lo, hi, size=shape)
+    elif style == "scaled":  # towards the point of [lo, hi] nearest 0
+        anchor = min(max(0.0, lo), hi)
+        scale = 10.0 ** -rng.integers(0, 7, size=shape)
+        values = anchor + (rng.uniform(lo, hi, size=shape) - anchor) * scale
+    elif style == "integers" and np.ceil(lo) <= np.floor(hi):
+        values = rng.integers(np.ceil(lo), np.floor(hi) + 1, size=shape).astype(np.float64)
+    elif style == "specials":
+        values = rng.choice(specials, size=shape)
+    elif style == "mixed":
+        values = np.where(rng.random(shape) < 0.3, rng.choice(specials, size=shape),
+                          rng.uniform(lo, hi, size=shape))
+    elif style == "constant":
+        value = rng.choice(specials) if rng.random() < 0.5 else rng.uniform(lo, hi)
+        values = np.full(shape, value)
+    else:  # integers with no integer in [lo, hi]
+        values = rng.uniform(lo, hi, size=shape)
+    typed = np.asarray(values, dtype=dtype)
+    return np.asarray(np.clip(typed, dtype.type(lo), dtype.type(hi)), dtype=dtype)
+
+
 @reused
 def finite_arrays(
     shape: Shape | st.SearchStrategy[Shape],
@@ -60,16 +106,22 @@ def finite_arrays(
     min_value: float = -100.0,
     max_value: float = 100.0,
 ) -> st.SearchStrategy[np.ndarray]:
-    """Arrays of finite floats in [min_value, max_value] (no NaN, no inf, no subnormals)."""
-    elements = st.floats(
-        min_value=min_value,
-        max_value=max_value,
-        allow_nan=False,
-        allow_infinity=False,
-        allow_subnormal=False,
-        width=np.dtype(dtype).itemsize * 8,
+    """Arrays of finite floats in [min_value, max_value] (no NaN, no inf, no subnormals),
+    drawn as a shape, a style (`seeded_array`) and a seed: one draw per array instead of one
+    per element, which was most of a property's time."""
+    dtype = np.dtype(dtype)
+    if not np.isfinite(dtype.type(min_value)) or dtype.type(min_value) != min_value:
+        raise ValueError(f"min_value={min_value} is not exactly a {dtype}")
+    if not np.isfinite(dtype.type(max_value)) or dtype.type(max_value) != max_value:
+        raise ValueError(f"max_value={max_value} is not exactly a {dtype}")
+    if isinstance(shape, st.SearchStrategy):
+        sizes = shape
+    else:
+        sizes = st.just((shape,) if isinstance(shape, int) else tuple(shape))
+    return st.builds(
+        lambda size, style, seed: seeded_array(size, style, seed, dtype, min_value, max_value),
+        sizes, st.sampled_from(ARRAY_STYLES), st.integers(0, 2**32 - 1),
     )
-    return hnp.arrays(dtype=dtype, shape=shape, elements=elements)
 
 
 # --- broadcasting -----------------------------------------------------------------------
