@@ -9,7 +9,8 @@ options, defaults filled in) and per-parameter ``state`` with torch's keys, so a
 
 Every rule below is applied to each parameter ``p`` whose ``.grad`` is not ``None``, with
 ``g = -p.grad`` when ``maximize`` else ``p.grad``, and ``t`` the parameter's step count
-after it is incremented.
+after it is incremented. The L2 weight decay ``g + wd p`` is rounded once, as torch's kernels
+compute it (`l2_penalty`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+
+from reference.random import fma
 
 __all__ = [
     "ASGD",
@@ -199,6 +202,23 @@ class Optimizer:
         return state["step"]
 
 
+# torch's ``grad.add(param, alpha=weight_decay)`` is one fused multiply-add in its AVX2 and
+# AVX-512 CPU kernels (plain, foreach and fused optimizers alike) and on CUDA; False models a
+# CPU build dispatching to its DEFAULT kernels (two roundings).
+FUSED_WEIGHT_DECAY = True
+
+
+def l2_penalty(grad: np.ndarray, param: np.ndarray, weight_decay: float) -> np.ndarray:
+    """``g + wd p`` rounded once in the parameter's dtype (a fused multiply-add) when
+    `FUSED_WEIGHT_DECAY`, else the product and the sum each rounded. It matters where
+    ``g`` cancels ``wd p``: ``-1 + 0.1 * 10`` is ``2^-54`` fused (0.1 is not exact), ``0``
+    otherwise, and an adaptive optimizer divides that by ``sqrt(v) + eps``."""
+    if not FUSED_WEIGHT_DECAY:
+        return grad + weight_decay * param
+    dtype = "float32" if param.dtype == np.float32 else "float64"
+    return fma(np.full(param.shape, weight_decay), param, grad, dtype).astype(param.dtype)
+
+
 def _adam_weight_decay(p: Any, grad: np.ndarray, group: dict) -> np.ndarray:
     """The Adam family's weight decay: L2, ``g + wd p``, or with ``decoupled_weight_decay``
     (AdamW) the decay applied to the parameter, ``p *= 1 - lr wd``, leaving ``g`` as it is."""
@@ -208,7 +228,7 @@ def _adam_weight_decay(p: Any, grad: np.ndarray, group: dict) -> np.ndarray:
     if group["decoupled_weight_decay"]:
         p.data *= 1 - group["lr"] * wd
         return grad
-    return grad + wd * p.data
+    return l2_penalty(grad, p.data, wd)
 
 
 def _adam_moments(
@@ -256,7 +276,7 @@ class SGD(Optimizer):
 
     def _update(self, p: Any, grad: np.ndarray, group: dict) -> None:
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = l2_penalty(grad, p.data, group["weight_decay"])
         momentum = group["momentum"]
         if momentum != 0:  # without momentum SGD keeps no state at all
             state = self.state[p]
@@ -374,7 +394,7 @@ class Adagrad(Optimizer):
             state["sum"] = np.full_like(p.data, self.defaults["initial_accumulator_value"])
         t = self._count(state)
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = l2_penalty(grad, p.data, group["weight_decay"])
         clr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
         state["sum"] += grad * grad
         p.data -= clr * grad / (np.sqrt(state["sum"]) + group["eps"])
@@ -411,7 +431,7 @@ class Adadelta(Optimizer):
         self._count(state)
         rho, eps = group["rho"], group["eps"]
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = l2_penalty(grad, p.data, group["weight_decay"])
         v, u = state["square_avg"], state["acc_delta"]
         v *= rho
         v += (1 - rho) * grad * grad
@@ -451,7 +471,7 @@ class Adamax(Optimizer):
         t = self._count(state)
         beta1, beta2 = group["betas"]
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = l2_penalty(grad, p.data, group["weight_decay"])
         m, u = state["exp_avg"], state["exp_inf"]
         m += (1 - beta1) * (grad - m)
         np.maximum(u * beta2, np.abs(grad) + group["eps"], out=u)
@@ -489,7 +509,7 @@ class ASGD(Optimizer):
         t = self._count(state)
         lr, lambd = group["lr"], group["lambd"]
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = l2_penalty(grad, p.data, group["weight_decay"])
         eta = state["eta"]
         p.data *= 1 - lambd * eta
         p.data -= eta * grad
@@ -540,7 +560,7 @@ class RMSprop(Optimizer):
         self._count(state)
         alpha = group["alpha"]
         if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * p.data
+            grad = l2_penalty(grad, p.data, group["weight_decay"])
         v = state["square_avg"]
         v *= alpha
         v += (1 - alpha) * grad * grad

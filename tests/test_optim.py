@@ -31,6 +31,25 @@ from tests.support import (
     torch_at_least,
 )
 
+UNFUSED_CAPABILITIES = ("DEFAULT", "NO AVX")  # x86 CPU builds whose kernels do not fuse
+
+
+def _fuses_weight_decay(device: str) -> bool:
+    """Whether torch's ``grad.add(param, alpha=wd)`` is one fused multiply-add here (OPTIM-31)."""
+    if torch.device(device).type != "cpu":
+        return True
+    return torch.backends.cpu.get_cpu_capability() not in UNFUSED_CAPABILITIES
+
+
+@pytest.fixture(autouse=True)
+def _weight_decay_rounding_of_this_kernel(request):
+    """The reference rounds the L2 penalty as the kernel that runs for the test's device."""
+    callspec = getattr(request.node, "callspec", None)
+    device = callspec.params.get("device", "cpu") if callspec else "cpu"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ref, "FUSED_WEIGHT_DECAY", _fuses_weight_decay(device))
+        yield
+
 
 class Param:
     """A parameter as the optimizers see it: float64 ``data`` and a ``grad`` (or None)."""
@@ -542,6 +561,31 @@ def test_notes_pitfall_optimizer_on_old_network():
     new_r.grad = np.ones(2)
     ropt.step()
     assert not new_r.data.any() and not old_r.data.any()
+
+
+@pytest.mark.spec("OPTIM-31")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_l2_weight_decay_is_rounded_as_torchs_kernel(device, dtype):
+    """``g + wd p`` where ``g`` cancels ``wd p`` (``-1 + 0.1 * 10``): torch's result is the
+    reference's, fused or not as this kernel is, on every implementation; an adaptive step
+    then moves ``p`` by that residue over ``eps`` (the soak's RMSprop case, seed 2090190047)."""
+    p, g = np.full(3, 10.0), np.full(3, -1.0)
+    t = torch.tensor(g, dtype=dtype, device=device).add(
+        torch.tensor(p, dtype=dtype, device=device), alpha=0.1)
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    expected = ref.l2_penalty(g.astype(np_dtype), p.astype(np_dtype), 0.1)
+    assert t.cpu().numpy().tolist() == expected.tolist()
+    assert (expected[0] == 0) == (not _fuses_weight_decay(device))
+    kwargs = dict(lr=1.0, alpha=0.5, eps=1e-10, weight_decay=0.1, momentum=0.5)
+    for implementation in ({"foreach": False}, {"foreach": True}):
+        tparam = torch.tensor(p, dtype=torch.float64, device=device, requires_grad=True)
+        topt = torch.optim.RMSprop([tparam], **kwargs, **implementation)
+        rparam = Param(p)
+        ropt = ref.RMSprop([rparam], **kwargs)
+        tparam.grad, rparam.grad = torch.tensor(g, device=device), g.copy()
+        topt.step()
+        ropt.step()
+        assert_same_state(topt, [tparam], ropt, [rparam])
 
 
 @pytest.mark.spec("OPTIM-20")
