@@ -1004,7 +1004,9 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 
 def _reshape(x: Tensor, shape: tuple[int, ...], view: bool) -> Tensor:
-    """A view when NumPy can reshape without copying (torch's stride rule), else a copy."""
+    """A view when NumPy can reshape without copying (torch's stride rule), else a copy.
+    ``reshape`` names the view as torch's ``reshape`` does: ``ViewBackward0`` for a
+    contiguous input, ``ReshapeAliasBackward0`` (``_reshape_alias``) for another one."""
     try:
         y = x.data.reshape(shape)
     except ValueError:
@@ -1020,7 +1022,8 @@ def _reshape(x: Tensor, shape: tuple[int, ...], view: bool) -> Tensor:
     old = x.shape
     back = lambda g, out: g.reshape(old)  # noqa: E731
     if no_copy:
-        return _unary(x, "ViewBackward0", y, lambda g: g.reshape(old), view=True, graph_vjp=back)
+        name = "ViewBackward0" if view or x.data.flags.c_contiguous else "ReshapeAliasBackward0"
+        return _unary(x, name, y, lambda g: g.reshape(old), view=True, graph_vjp=back)
     # torch copies to a contiguous clone, then views the copy without further checks
     clone = _unary(x, "CloneBackward0", np.ascontiguousarray(x.data), lambda g: g,
                    graph_vjp=lambda g, out: g)

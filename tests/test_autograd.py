@@ -480,6 +480,8 @@ NODE_NAMES = [
     ("ViewBackward0", lambda m, x, y: x.reshape(6)),
     ("ViewBackward0", lambda m, x, y: x.view(3, 2)),
     ("UnsafeViewBackward0", lambda m, x, y: x.transpose(0, 1).reshape(6)),
+    ("ReshapeAliasBackward0", lambda m, x, y: x.transpose(0, 1).reshape(1, 3, 2)),
+    ("ReshapeAliasBackward0", lambda m, x, y: x[:, 0].reshape(2, 1)),
     ("TransposeBackward0", lambda m, x, y: x.transpose(0, 1)),
     ("PermuteBackward0", lambda m, x, y: x.T),
     ("SelectBackward0", lambda m, x, y: x[1]),
@@ -518,6 +520,7 @@ FLATTEN_AFTER_INDEX = [  # (shape, permutation of the leaf, key): found by the s
     ((2, 3, 4), (1, 0, 2), (slice(None), [0, 1])),
     ((2, 3, 4), (0, 1, 2), ([0, 1], slice(None), [1, 2])),
     ((2, 3), (1, 0), (np.array([[True, False], [False, True], [True, True]]),)),
+    ((1, 2, 2), (0, 1, 2), (slice(None), slice(None), 0)),  # a view, not contiguous: alias
 ]
 
 
@@ -525,7 +528,8 @@ FLATTEN_AFTER_INDEX = [  # (shape, permutation of the leaf, key): found by the s
 @pytest.mark.parametrize(("shape", "perm", "key"), FLATTEN_AFTER_INDEX)
 def test_flattening_an_index_result_copies_exactly_when_torch_does(device, shape, perm, key):
     """An index result has torch's memory layout (STRIDE-13), so ``reshape(-1)`` of it is a
-    view (``ViewBackward0``) or a copy (``UnsafeViewBackward0``) exactly as in torch."""
+    view (``ViewBackward0``, or ``ReshapeAliasBackward0`` of a non-contiguous input) or a
+    copy (``UnsafeViewBackward0``) exactly as in torch (soak seeds 2271148777, 1129245643)."""
     x = np.arange(float(math.prod(shape))).reshape(shape)
     t = to_torch(x, device, True).permute(perm)[tuple(
         torch.tensor(k, device=device) if isinstance(k, (list, np.ndarray)) else k for k in key
