@@ -155,7 +155,8 @@ def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, dtype: str = "float64") -> 
 
     float32: $ab$ is exact in float64, the sum is rounded to odd and then to float32. float64:
     $ab = p + e$ exactly (Dekker), $c + p = t_h + t_l$ exactly, and
-    $\operatorname{round}(t_h + \operatorname{round_{odd}}(t_l + e))$ (Boldo and Melquiond).
+    $\operatorname{round}(t_h + \operatorname{round_{odd}}(t_l + e))$ (Boldo and Melquiond),
+    $t_h$ itself when the correction is zero, so that $(-1) \cdot 0 + (-0)$ stays $-0$.
     """
     if dtype == "float32":
         p = np.asarray(a, np.float32).astype(np.float64) * np.asarray(b, np.float32)
@@ -164,7 +165,8 @@ def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, dtype: str = "float64") -> 
     a, b, c = (np.asarray(v, np.float64) for v in (a, b, c))
     uh, ul = _two_prod(a, b)
     th, tl = _two_sum(c, uh)
-    return th + _round_to_odd(*_two_sum(tl, ul))
+    correction = _round_to_odd(*_two_sum(tl, ul))
+    return np.where(correction == 0, th, th + correction)  # -0 + +0 would lose a -0 result
 
 
 def _libm(name: str) -> Callable[[np.ndarray], np.ndarray]:

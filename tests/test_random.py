@@ -264,6 +264,7 @@ def _draw(step: tuple, g: torch.Generator, reference: Generator) -> tuple:
 @example(0, [("bernoulli", (2, 3), "float64"), ("random_", (4,), "bool")])
 @example(0, [("random_", (3,), "int64"), ("random_", (3,), "float64")])
 @example(0, [("randint", (2,), (-(2**31), 2**31, "int32"))])  # 2.4: 32-bit words for int32
+@example(0, [("normal", (3,), "float32", (-0.0, 0.0))])  # z * 0 + -0 is -0 for z < 0 (soak)
 def test_every_sampler_is_bit_exact_and_advances_the_state_alike(seed, steps):
     g, reference = _generator(seed), Generator(seed)
     for step in steps:
