@@ -64,6 +64,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "spec(*clauses): the spec clauses (e.g. 'BCAST-1') this test checks"
     )
+    if config.getoption("device") or os.environ.get("REFSPEC_DEVICES"):
+        for name in selected_devices(config):
+            _check_device(name)
+    if not _runs_tests(config):  # an xdist controller: importing torch would delay its workers
+        return
     # One intra-op thread per process: the tests' tensors are tiny and `-n auto` already
     # runs one worker per core; more threads only contend (13x slower measured on 2 cores).
     import torch
@@ -77,9 +82,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config._refspec_blas_limit = threadpool_limits(
             int(os.environ.get("REFSPEC_TORCH_THREADS", "1")), user_api="blas"
         )
-    if config.getoption("device") or os.environ.get("REFSPEC_DEVICES"):
-        for name in selected_devices(config):
-            _check_device(name)
+
+
+def _runs_tests(config: pytest.Config) -> bool:
+    """False on an xdist controller, which only hands the tests to its workers."""
+    if hasattr(config, "workerinput"):
+        return True
+    return config.getoption("dist", "no") == "no" or not config.getoption("tx", None)
 
 
 def _current_profile() -> str:
@@ -87,26 +96,31 @@ def _current_profile() -> str:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    import torch
-
     current = settings()
     seed = config.getoption("hypothesis_seed", None)
     if current.derandomize:
         seed_text = "derandomized (fixed per test)"
     else:
         seed_text = str(seed) if seed is not None else "random (printed on failure)"
-    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return [
+    header = [
         f"refspec: hypothesis profile={_current_profile()} "
-        f"examples/property={current.max_examples} seed={seed_text}",
-        f"refspec: torch {torch.__version__}, numpy {_numpy_version()}, cuda device: {cuda}",
+        f"examples/property={current.max_examples} seed={seed_text}"
     ]
+    if _runs_tests(config):
+        header.append(_tested_on_line(_torch_environment(config)))
+    return header  # an xdist controller prints its workers' line at the end
 
 
-def _numpy_version() -> str:
-    import numpy
+def _tested_on_line(tested_on: dict[str, str]) -> str:
+    return (
+        f"refspec: torch {tested_on['torch']}, torchvision {tested_on['torchvision']}, "
+        f"numpy {tested_on['numpy']}, devices: {tested_on['devices']}"
+    )
 
-    return numpy.__version__
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _WORKER_ENVIRONMENT:
+        terminalreporter.write_line(_tested_on_line(_WORKER_ENVIRONMENT))
 
 
 # --- devices ----------------------------------------------------------------------------
@@ -298,17 +312,28 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         record.worse(*outcome)
 
 
+_WORKER_ENVIRONMENT: dict[str, str] = {}  # on the controller: what a worker's torch reported
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if hasattr(config, "workerinput"):  # an xdist worker: the controller writes the page
+        config.workeroutput["refspec_environment"] = _torch_environment(config)
         return
     if not _RECORDS:
         return
     from tests.clauses import write_conformance_page
 
+    tested_on = _WORKER_ENVIRONMENT or _torch_environment(config)
     write_conformance_page(
-        CONFORMANCE_FILE, list(_RECORDS.values()), environment=_environment(config)
+        CONFORMANCE_FILE, list(_RECORDS.values()), environment=_environment(config, tested_on)
     )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist: a worker finished; its torch, numpy and devices describe the run."""
+    _WORKER_ENVIRONMENT.update(getattr(node, "workeroutput", {}).get("refspec_environment", {}))
 
 
 def _package_version(name: str) -> str:
@@ -320,21 +345,28 @@ def _package_version(name: str) -> str:
         return "not installed"
 
 
-def _environment(config: pytest.Config) -> dict[str, str]:
+def _torch_environment(config: pytest.Config) -> dict[str, str]:
+    """The software and devices the tests ran on (a worker's, under xdist)."""
     import numpy
     import torch
 
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available"
-    current = settings()
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a TorchVersion, which xdist cannot send
         "torchvision": _package_version("torchvision"),
         "numpy": numpy.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "devices": f"cpu ({platform.processor() or platform.machine()}); cuda: {cuda}; "
         f"selected: {', '.join(selected_devices(config))}",
+    }
+
+
+def _environment(config: pytest.Config, tested_on: dict[str, str]) -> dict[str, str]:
+    current = settings()
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **tested_on,
         "hypothesis profile": _current_profile(),
         "examples per property": str(current.max_examples),
         "seed": "derandomized" if current.derandomize else "random",

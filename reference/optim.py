@@ -216,7 +216,7 @@ def l2_penalty(grad: np.ndarray, param: np.ndarray, weight_decay: float) -> np.n
     if not FUSED_WEIGHT_DECAY:
         return grad + weight_decay * param
     dtype = "float32" if param.dtype == np.float32 else "float64"
-    return fma(np.full(param.shape, weight_decay), param, grad, dtype).astype(param.dtype)
+    return fma(np.asarray(weight_decay), param, grad, dtype).astype(param.dtype)
 
 
 def _adam_weight_decay(p: Any, grad: np.ndarray, group: dict) -> np.ndarray:

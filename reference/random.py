@@ -76,8 +76,10 @@ Box-Muller sine `normal_y` with its flag, and a float cache the CPU samplers nev
 
 _FLOAT_DIGITS = {"float16": 11, "float32": 24, "float64": 53}
 _INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")
-_AVX2_CAPABILITIES = ("AVX2", "AVX512")
-_DEFAULT_CAPABILITIES = ("DEFAULT", "NO AVX")
+# torch.backends.cpu.get_cpu_capability() on x86-64: vectorised kernels, compiled with FMA
+# contraction, or the plain C++ DEFAULT kernels, which round each product and sum.
+AVX2_CAPABILITIES = ("AVX2", "AVX512")
+DEFAULT_CAPABILITIES = ("DEFAULT", "NO AVX")
 # MKL's MCG31m1 generator: x_{k+1} = a x_k mod (2^31 - 1).
 _MCG31_A, _MCG31_M = 1132489760, 2**31 - 1
 
@@ -594,12 +596,12 @@ class Generator:
         _check_dtype(dtype, ("float32", "float64"), "normal")
         if not std >= 0:
             raise ValueError(f"normal expects std >= 0.0, but found std {std}")
-        if cpu_capability not in (*_AVX2_CAPABILITIES, *_DEFAULT_CAPABILITIES):
+        if cpu_capability not in (*AVX2_CAPABILITIES, *DEFAULT_CAPABILITIES):
             raise ValueError(
                 f"cpu_capability {cpu_capability!r} is not modelled; use one of "
-                f"{(*_AVX2_CAPABILITIES, *_DEFAULT_CAPABILITIES)}"
+                f"{(*AVX2_CAPABILITIES, *DEFAULT_CAPABILITIES)}"
             )
-        avx2 = cpu_capability in _AVX2_CAPABILITIES
+        avx2 = cpu_capability in AVX2_CAPABILITIES
         n = math.prod(shape)
         if n < 16:
             z = self._standard_normal_pairs(n)

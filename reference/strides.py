@@ -153,7 +153,8 @@ def iterator_strides(shape: Sequence[int], inputs: Sequence[tuple[Shape, Shape]]
               for d in range(n))
         for s, st in inputs
     ]
-    perm = list(range(n))[::-1]
+    contiguous_order = list(range(n))[::-1]
+    perm = contiguous_order.copy()
 
     def outside(d0: int, d1: int) -> int:
         for strides in operand_strides:
@@ -175,7 +176,7 @@ def iterator_strides(shape: Sequence[int], inputs: Sequence[tuple[Shape, Shape]]
                 d1 = d0
             elif order < 0:
                 break
-    if perm == list(range(n))[::-1]:
+    if perm == contiguous_order:
         return contiguous_strides(shape)
     out, inner = [0] * n, 1
     for d in perm:

@@ -67,6 +67,46 @@ def _is_spec_marker(func: ast.expr) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _TestModule:
+    """A test module's syntax tree with what the traceability reads from it everywhere."""
+
+    tree: ast.Module
+    spec_calls: tuple[ast.Call, ...]  # every pytest.mark.spec(...) call, in source order
+    id_literals: frozenset[str]  # every string constant that is exactly a clause id
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether a marker is built from data (an argument that is not a literal)."""
+        return any(not all(isinstance(a, ast.Constant) for a in c.args) for c in self.spec_calls)
+
+
+_PARSED: dict[Path, tuple[tuple[int, int], _TestModule]] = {}
+
+
+def _test_module(path: Path) -> _TestModule:
+    """``path`` parsed and walked once per version of the file (its mtime and size): the
+    meta tests, the concept map and the evidence lines all read the same trees."""
+    stat = path.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    calls: list[ast.Call] = []
+    literals: set[str] = set()
+    for node in ast.walk(tree):  # one pass: ast.walk dominates the traceability's time
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str) and _ID.fullmatch(node.value):
+                literals.add(node.value)
+        elif isinstance(node, ast.Call) and _is_spec_marker(node.func):
+            calls.append(node)
+    calls.sort(key=lambda c: (c.lineno, c.col_offset))
+    module = _TestModule(tree, tuple(calls), frozenset(literals))
+    _PARSED[path] = (version, module)
+    return module
+
+
 def clauses_named_by_tests(tests: Path = TESTS) -> dict[str, list[str]]:
     """Clause id -> the test files (tests-relative) whose ``spec`` markers name it.
 
@@ -76,22 +116,10 @@ def clauses_named_by_tests(tests: Path = TESTS) -> dict[str, list[str]]:
     """
     found: dict[str, list[str]] = {}
     for path in sorted(tests.rglob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        marked: set[str] = set()
-        literals: set[str] = set()  # every string that is exactly a clause id
-        dynamic = False
-        for node in ast.walk(tree):  # one pass: ast.walk dominates the meta tests' time
-            if isinstance(node, ast.Constant):
-                if isinstance(node.value, str) and _ID.fullmatch(node.value):
-                    literals.add(node.value)
-            elif isinstance(node, ast.Call) and _is_spec_marker(node.func):
-                for arg in node.args:
-                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                        marked.add(arg.value)
-                    else:
-                        dynamic = True
+        module = _test_module(path)
+        marked = {i for c in module.spec_calls for i in _literal_ids(c)}
         rel = path.relative_to(tests).as_posix()
-        for clause in sorted(marked | literals if dynamic else marked):
+        for clause in sorted(marked | module.id_literals if module.dynamic else marked):
             found.setdefault(clause, []).append(rel)
     return found
 
@@ -507,7 +535,8 @@ def _test_sources(tests: Path = TESTS) -> _TestSource:
     refs: dict[str, list[TestRef]] = {}
     uses: dict[TestRef, list[str]] = {}
     for path in sorted(tests.rglob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        parsed = _test_module(path)
+        tree = parsed.tree
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         imported = _reference_imports(tree)
         module_ids: list[str] = []
@@ -516,24 +545,25 @@ def _test_sources(tests: Path = TESTS) -> _TestSource:
                 isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
             ):
                 module_ids = [i for c in _spec_calls(node.value) for i in _literal_ids(c)]
-        dynamic = any(
-            not all(isinstance(a, ast.Constant) for a in c.args) for c in _spec_calls(tree)
-        )
-        file_ids = sorted(
-            {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
-             and isinstance(n.value, str) and _ID.fullmatch(n.value)}
-        ) if dynamic else []
+        file_ids = sorted(parsed.id_literals) if parsed.dynamic else []
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
                 continue
             ref = TestRef(module, node.name)
             own = [i for d in node.decorator_list for c in _spec_calls(d) for i in _literal_ids(c)]
-            parametrized = any("parametrize" in ast.unparse(d) for d in node.decorator_list)
-            ids = own or module_ids or (file_ids if parametrized else [])
+            ids = own or module_ids or (file_ids if _is_parametrized(node) else [])
             for clause in dict.fromkeys(ids):
                 refs.setdefault(clause, []).append(ref)
             uses[ref] = _used_reference_names(node, imported)
     return _TestSource(refs, uses)
+
+
+def _is_parametrized(func: ast.FunctionDef) -> bool:
+    """Whether a decorator names ``parametrize`` (``@pytest.mark.parametrize(...)``)."""
+    return any(
+        "parametrize" in (n.attr if isinstance(n, ast.Attribute) else n.id)
+        for d in func.decorator_list for n in ast.walk(d) if isinstance(n, ast.Attribute | ast.Name)
+    )
 
 
 def _reference_imports(tree: ast.Module) -> dict[str, str]:

@@ -20,6 +20,7 @@ from torch.torch_version import TorchVersion
 
 TORCH_VERSION = TorchVersion(torch.__version__)  # compares with strings: TORCH_VERSION >= "2.6"
 RELEASE = f"torch {TORCH_VERSION.split('+')[0]}"  # the release as reasons name it
+CPU_CAPABILITY = torch.backends.cpu.get_cpu_capability()  # the CPU kernels' ISA: "AVX2", ...
 
 
 def _torchvision_problem() -> str:

@@ -19,8 +19,10 @@ from hypothesis import strategies as st
 
 from reference import autograd as ag
 from reference import optim as ref
+from reference.random import DEFAULT_CAPABILITIES
 from tests.strategies import finite_arrays, shapes
 from tests.support import (
+    CPU_CAPABILITY,
     RELEASE,
     accepts,
     assert_both_raise,
@@ -31,14 +33,12 @@ from tests.support import (
     torch_at_least,
 )
 
-UNFUSED_CAPABILITIES = ("DEFAULT", "NO AVX")  # x86 CPU builds whose kernels do not fuse
-
 
 def _fuses_weight_decay(device: str) -> bool:
     """Whether torch's ``grad.add(param, alpha=wd)`` is one fused multiply-add here (OPTIM-31)."""
     if torch.device(device).type != "cpu":
         return True
-    return torch.backends.cpu.get_cpu_capability() not in UNFUSED_CAPABILITIES
+    return CPU_CAPABILITY not in DEFAULT_CAPABILITIES
 
 
 @pytest.fixture(autouse=True)

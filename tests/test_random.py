@@ -29,6 +29,8 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from reference.random import (
+    AVX2_CAPABILITIES,
+    DEFAULT_CAPABILITIES,
     DEFAULT_SEED,
     RANDPERM_SMALL_N,
     STATE_DTYPE,
@@ -39,7 +41,7 @@ from reference.random import (
     fma,
 )
 from tests.strategies import shapes
-from tests.support import RELEASE, assert_both_raise, to_numpy, torch_at_least
+from tests.support import CPU_CAPABILITY, RELEASE, assert_both_raise, to_numpy, torch_at_least
 
 SEEDS = st.integers(0, 2**64 - 1)
 SIGNED_SEEDS = st.integers(-(2**63), 2**64 - 1)
@@ -102,17 +104,16 @@ def bernoulli_uses_mkl() -> bool:
     return _words_consumed(lambda g: torch.empty(4).bernoulli_(0.5, generator=g)) == 1
 
 
-CAPABILITY = torch.backends.cpu.get_cpu_capability()
 X86 = platform.machine().lower() in ("x86_64", "amd64")
-MODELLED_NORMAL_KERNEL = X86 and CAPABILITY in ("AVX2", "AVX512", "DEFAULT", "NO AVX")
+MODELLED_NORMAL_KERNEL = X86 and CPU_CAPABILITY in (*AVX2_CAPABILITIES, *DEFAULT_CAPABILITIES)
 requires_modelled_normal_kernel = pytest.mark.skipif(
     not MODELLED_NORMAL_KERNEL,
-    reason=f"{RELEASE} on {platform.machine()} runs its {CAPABILITY!r} normal kernel; the "
+    reason=f"{RELEASE} on {platform.machine()} runs its {CPU_CAPABILITY!r} normal kernel; the "
     "reference models torch's x86-64 kernels (AVX2, AVX512, DEFAULT)",
 )
 # On the DEFAULT kernel, releases before 2.13 round z * std and + mean separately in blocks of
 # 16 (2.13 and later fuse them, as every AVX2 build does); the reference follows 2.13.
-FUSED_BLOCKS = CAPABILITY in ("AVX2", "AVX512") or torch_at_least("2.13")
+FUSED_BLOCKS = CPU_CAPABILITY in AVX2_CAPABILITIES or torch_at_least("2.13")
 
 
 # --- RNG-1, RNG-12, RNG-13: the engine, its seed and its state ------------------------------
@@ -232,7 +233,7 @@ def _draw(step: tuple, g: torch.Generator, reference: Generator) -> tuple:
         dtype, (mean, std) = args
         if not FUSED_BLOCKS and int(np.prod(size)) >= 16:
             mean, std = 0.0, 1.0  # see FUSED_BLOCKS
-        capability = CAPABILITY if MODELLED_NORMAL_KERNEL else "AVX2"
+        capability = CPU_CAPABILITY if MODELLED_NORMAL_KERNEL else "AVX2"
         return (
             torch.normal(mean, std, size, dtype=TORCH_DTYPES[dtype], generator=g),
             reference.normal(mean, std, size, dtype, cpu_capability=capability),
@@ -375,7 +376,7 @@ def test_randn_of_many_blocks_is_bit_exact(dtype):
             continue  # rounded twice there (see FUSED_BLOCKS)
         g, reference = _generator(seed), Generator(seed)
         drawn = torch.normal(mean, std, (size,), dtype=TORCH_DTYPES[dtype], generator=g)
-        expected = reference.normal(mean, std, (size,), dtype, cpu_capability=CAPABILITY)
+        expected = reference.normal(mean, std, (size,), dtype, cpu_capability=CPU_CAPABILITY)
         assert_bit_equal(drawn, expected)
 
 
