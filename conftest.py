@@ -62,6 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cuda: needs a CUDA GPU (select with -m cuda)")
     config.addinivalue_line("markers", "slow: takes seconds rather than milliseconds")
     config.addinivalue_line(
+        "markers", "torchvision: needs torchvision (skipped, naming why, where it cannot load)"
+    )
+    config.addinivalue_line(
         "markers", "spec(*clauses): the spec clauses (e.g. 'BCAST-1') this test checks"
     )
     if config.getoption("device") or os.environ.get("REFSPEC_DEVICES"):
@@ -218,23 +221,23 @@ _IMPORTS_TORCHVISION = re.compile(r"^\s*(?:import|from)\s+torchvision\b", re.MUL
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 
-    from tests.support import HAS_TORCHVISION, TORCHVISION_PROBLEM
-
     profile = _current_profile()
     no_gpu = not torch.cuda.is_available()
-    # The site's tests first: xdist's first batch for one worker (a quarter of the tests split
-    # among the workers) then holds all of them, so one worker builds, serves and reads the
-    # site (a second worker would wait for the build's lock and read it again). Then the
-    # files by size, longest first, for the balance at the end; the docs fences last.
+    # The site's tests first, then those needing torchvision: xdist's first batch for one
+    # worker (a quarter of the tests split among the workers) then holds all of them, so one
+    # worker builds, serves and reads the site (a second worker would wait for the build's
+    # lock and read it again) and only that worker imports torchvision (2 s). Then the files
+    # by size, longest first, for the balance at the end; the docs fences last.
     # (xdist 3.8's `--dist loadgroup` ignores its groups on pytest 9.2; `loadfile` balanced
     # badly: 148 s against 88 s on two workers.)
+    for item in items:
+        code = getattr(item, "code", None)  # a docs fence (pytest-markdown-docs)
+        if code and _IMPORTS_TORCHVISION.search(code):
+            item.add_marker(pytest.mark.torchvision)
     items.sort(key=_schedule_key)
     for item in items:
         if no_gpu and item.get_closest_marker("cuda"):  # the device fixture's cuda param too
             item.add_marker(pytest.mark.skip(reason=NO_GPU))
-        code = getattr(item, "code", None)  # a docs fence (pytest-markdown-docs)
-        if not HAS_TORCHVISION and code and _IMPORTS_TORCHVISION.search(code):
-            item.add_marker(pytest.mark.skip(reason=TORCHVISION_PROBLEM))
         item.user_properties.append(("spec", _clauses_of(item)))
         item.user_properties.append(("device", _device_of(item)))
         if profile == "ci":
@@ -245,7 +248,18 @@ def _schedule_key(item: pytest.Item) -> tuple[int, int, str]:
     path = item.path
     if path.name == "test_site.py":
         return (0, 0, "")
-    return (1 if path.suffix == ".py" else 2, -path.stat().st_size, str(path))
+    if item.get_closest_marker("torchvision"):
+        return (1, 0, "")
+    return (2 if path.suffix == ".py" else 3, -path.stat().st_size, str(path))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("torchvision"):
+        from tests.support import torchvision_problem
+
+        if problem := torchvision_problem():
+            pytest.skip(problem)
 
 
 def _check_no_silent_cut(item: pytest.Item) -> None:

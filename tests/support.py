@@ -23,9 +23,12 @@ RELEASE = f"torch {TORCH_VERSION.split('+')[0]}"  # the release as reasons name 
 CPU_CAPABILITY = torch.backends.cpu.get_cpu_capability()  # the CPU kernels' ISA: "AVX2", ...
 
 
-def _torchvision_problem() -> str:
+@functools.cache
+def torchvision_problem() -> str:
     """Why torchvision cannot be used here, or '' when it can: not installed, or (as PyPI's
-    build beside a CPU-only torch) failing to load."""
+    build beside a CPU-only torch) failing to load. Tried on first use, not at collection:
+    the import costs 2 s (torchvision.ops loads torch._dynamo), which only a worker that
+    runs a torchvision test should pay."""
     if importlib.util.find_spec("torchvision") is None:
         return "torchvision is not installed"
     try:
@@ -35,8 +38,19 @@ def _torchvision_problem() -> str:
     return ""
 
 
-TORCHVISION_PROBLEM = _torchvision_problem()
-HAS_TORCHVISION = not TORCHVISION_PROBLEM
+class LazyModule:
+    """A module imported on first access to a public attribute (``T =
+    LazyModule("torchvision.transforms")``, then ``T.Resize``), for a test module's globals
+    that only its tests use. A private name raises AttributeError without importing: pytest's
+    collector probes every global for some (``_mock_name``, ``__wrapped__``)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(importlib.import_module(self._name), attr)
 
 
 def torch_at_least(version: str) -> bool:
@@ -87,13 +101,15 @@ def known_torch_bug(
     )
 
 
-requires_torchvision = pytest.mark.skipif(not HAS_TORCHVISION, reason=TORCHVISION_PROBLEM)
+# conftest skips a test so marked, naming torchvision_problem(), at its setup; and schedules
+# the marked tests on one xdist worker, so that the other never imports torchvision
+requires_torchvision = pytest.mark.torchvision
 
 
 def import_torchvision_or_skip() -> Any:
-    """torchvision, or a skip of the calling test module naming why it cannot be used."""
-    if not HAS_TORCHVISION:
-        pytest.skip(TORCHVISION_PROBLEM, allow_module_level=True)
+    """torchvision, or a skip of the calling test naming why it cannot be used."""
+    if problem := torchvision_problem():
+        pytest.skip(problem)
     import torchvision
 
     return torchvision

@@ -42,17 +42,16 @@ from reference.data import (
 from reference.random import Generator as ReferenceGenerator
 from tests.strategies import shapes
 from tests.support import (
-    HAS_TORCHVISION,
+    LazyModule,
     assert_both_raise,
     known_torch_bug,
     requires_torchvision,
     to_numpy,
 )
 
-if HAS_TORCHVISION:  # the torchvision datasets' tests below skip without it
-    import torchvision
-    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
-    from torchvision.transforms import functional as TF
+# imported by the torchvision datasets' tests below, which skip without it
+torchvision = LazyModule("torchvision")
+TF = LazyModule("torchvision.transforms.functional")
 
 
 def _seeded(seed: int) -> torch.Generator:
@@ -589,7 +588,7 @@ def test_read_idx_matches_torchvision_reader(array):
         path = os.path.join(root, "x-idx")
         _write_idx(path, array)
         ours = read_idx(path)
-        theirs = read_sn3_pascalvincent_tensor(path)
+        theirs = torchvision.datasets.mnist.read_sn3_pascalvincent_tensor(path)
     assert ours.dtype == array.dtype and ours.dtype.isnative
     np.testing.assert_array_equal(ours, array, strict=True)
     np.testing.assert_array_equal(to_numpy(theirs), ours, strict=True)

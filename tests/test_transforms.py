@@ -25,17 +25,19 @@ from reference.transforms import (
 )
 from tests.strategies import finite_arrays, float_dtypes
 from tests.support import (
+    LazyModule,
     assert_both_raise,
     assert_matches,
-    import_torchvision_or_skip,
     make_noncontiguous,
+    requires_torchvision,
     to_numpy,
     to_torch,
 )
 
-torchvision = import_torchvision_or_skip()  # every test here is about torchvision.transforms
-T = torchvision.transforms
-TF = torchvision.transforms.functional
+pytestmark = requires_torchvision  # every test here is about torchvision.transforms
+torchvision = LazyModule("torchvision")
+T = LazyModule("torchvision.transforms")
+TF = LazyModule("torchvision.transforms.functional")
 
 sides = st.integers(1, 5)
 
@@ -181,9 +183,11 @@ def test_resize_output_size_matches_torchvision(h, w, size, max_size):
         expected = resize_output_size(h, w, size, max_size)
     except ValueError as error:
         expected_error = error
+    from torchvision.transforms.functional import _compute_resized_output_size
+
     try:
-        actual = TF._compute_resized_output_size((h, w), [size] if isinstance(size, int) else
-                                                 list(size), max_size)
+        actual = _compute_resized_output_size((h, w), [size] if isinstance(size, int) else
+                                              list(size), max_size)
     except ValueError:
         assert expected_error is not None
         return
