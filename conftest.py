@@ -215,7 +215,9 @@ def _device_of(item: pytest.Item) -> str:
 NO_GPU = "no CUDA GPU: torch.cuda.is_available() is False on this machine"
 
 
-_IMPORTS_TORCHVISION = re.compile(r"^\s*(?:import|from)\s+torchvision\b", re.MULTILINE)
+_IMPORTS_TORCHVISION = re.compile(
+    r"^\s*(?:import|from)\s+torchvision\b|importorskip\(\s*[\"']torchvision\b", re.MULTILINE
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
