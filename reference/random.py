@@ -27,6 +27,7 @@ import ctypes.util
 import math
 import threading
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -159,16 +160,26 @@ def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray, dtype: str = "float64") -> 
     $ab = p + e$ exactly (Dekker), $c + p = t_h + t_l$ exactly, and
     $\operatorname{round}(t_h + \operatorname{round_{odd}}(t_l + e))$ (Boldo and Melquiond),
     $t_h$ itself when the correction is zero, so that $(-1) \cdot 0 + (-0)$ stays $-0$.
+    Where $|ab| < 2^{-969}$ the error $e$ underflows; there the exact rational is rounded.
     """
     if dtype == "float32":
         p = np.asarray(a, np.float32).astype(np.float64) * np.asarray(b, np.float32)
         s, err = _two_sum(p, np.asarray(c, np.float32).astype(np.float64))
         return _round_to_odd(s, err).astype(np.float32)
-    a, b, c = (np.asarray(v, np.float64) for v in (a, b, c))
+    a, b, c = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (a, b, c)))
     uh, ul = _two_prod(a, b)
     th, tl = _two_sum(c, uh)
     correction = _round_to_odd(*_two_sum(tl, ul))
-    return np.where(correction == 0, th, th + correction)  # -0 + +0 would lose a -0 result
+    fused = np.array(np.where(correction == 0, th, th + correction))  # -0 + +0 loses a -0
+    # below 2^-969 the product's rounding error underflows, so p + e is not a b: exactly then
+    tiny = (np.abs(uh) < 2.0**-969) & (a != 0) & (b != 0) & np.isfinite(c)
+    flat = fused.reshape(-1)  # a view of the fresh array
+    for i in np.flatnonzero(tiny):
+        # a nonzero product plus c: an exact 0 is +0 (round to nearest); float() of a Fraction
+        # is correctly rounded, subnormals included
+        exact = Fraction(float(a.flat[i])) * Fraction(float(b.flat[i])) + Fraction(float(c.flat[i]))
+        flat[i] = float(exact)
+    return fused
 
 
 def _libm(name: str) -> Callable[[np.ndarray], np.ndarray]:

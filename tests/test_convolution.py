@@ -999,10 +999,20 @@ def test_bilinear_align_corners_keeps_the_corners(device):
 
 @pytest.mark.spec("CONV-19")
 @given(interpolate_cases(2), st.booleans())
+@example(  # soak seed 321423438: 0.028 from taps up to 10, off by 1.4e-5 in float32
+    case=(np.array([[[[5.0, 9.0], [8.0, 0.0], [9.0, 10.0]]]], np.float32),
+          {"scale_factor": 2.341385388362068, "recompute_scale_factor": None}, False),
+    align_corners=False,
+)
 def test_interpolate_bicubic_matches_torch(device, case, align_corners):
+    """Keys' kernel has negative lobes, so a result near 0 can be what is left of taps as large
+    as max |x|: torch's float32 sum is good to a few units in the last place of max |x| (up
+    to 32 here), not of the result."""
     x, kwargs, noncontiguous = case
     kwargs = {**kwargs, "mode": "bicubic", "align_corners": align_corners}
-    assert_matches(*run_both(device, "interpolate", (x,), kwargs, noncontiguous))
+    actual, expected = run_both(device, "interpolate", (x,), kwargs, noncontiguous)
+    cancellation = 32 * np.finfo(x.dtype).eps * float(np.abs(x).max(initial=0.0))
+    assert_matches(actual, expected, atol=max(TOLERANCES[actual.dtype]["atol"], cancellation))
 
 
 @pytest.mark.spec("CONV-19")

@@ -392,6 +392,21 @@ def test_fma_rounds_once(dtype, data):
     assert fused == _nearest(exact, kind)
 
 
+@pytest.mark.spec("RNG-10")
+@pytest.mark.parametrize(("a", "b", "c"), [
+    (0.5, 4.406094945498818e-308, 4.406094945498818e-308),  # soak seed 1087536437
+    (1e-160, 3e-160, -2e-320),  # the product subnormal, its error lost in float64
+    (-5e-324, 0.5, 0.0),  # half the smallest subnormal: a tie, to -0
+    (3e-200, -7e-150, 1e-300),
+])
+def test_fma_rounds_once_where_the_product_underflows(a, b, c):
+    """Below 2^-969 the error of a b is not a float64 (Dekker's split fails there)."""
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    fused = fma(np.array([a]), np.array([b]), np.array([c]))[0]
+    assert fused == _nearest(exact, np.float64)
+    assert np.signbit(fused) == (exact < 0)  # a result that rounds to 0 keeps its sign
+
+
 def _nearest(value: Fraction, kind: type) -> np.floating:
     """The float of type `kind` nearest the rational `value`, ties to even."""
     guess = kind(float(value))
