@@ -106,14 +106,6 @@ def known_torch_bug(
 requires_torchvision = pytest.mark.torchvision
 
 
-def import_torchvision_or_skip() -> Any:
-    """torchvision, or a skip of the calling test naming why it cannot be used."""
-    if problem := torchvision_problem():
-        pytest.skip(problem)
-    import torchvision
-
-    return torchvision
-
 # One tolerance per dtype, used by every comparison of torch with the reference. float64 is
 # where a clause is mathematical; float32 where it is about torch's default dtype.
 TOLERANCES: dict[torch.dtype, dict[str, float]] = {

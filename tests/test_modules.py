@@ -29,9 +29,9 @@ from torch import nn
 
 import reference.modules as rm
 from tests.support import (
+    LazyModule,
     accepts,
     assert_matches,
-    import_torchvision_or_skip,
     known_torch_bug,
     requires_torchvision,
     to_numpy,
@@ -1508,8 +1508,10 @@ def mirror(module: nn.Module, memo: dict | None = None) -> rm.Module:
     return twin
 
 
+torchvision = LazyModule("torchvision")  # for the tests marked requires_torchvision below
+
+
 def _meta_model(name: str) -> nn.Module:
-    torchvision = import_torchvision_or_skip()
     with torch.device("meta"):  # weights=None: random init, here without any storage
         return getattr(torchvision.models, name)()
 
