@@ -200,7 +200,8 @@ class Node:
     def _apply(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
         if self._saved is None:
             raise RuntimeError(_BACKWARD_TWICE)
-        return self._vjp(grad, *self._saved)
+        with np.errstate(all="ignore"):  # IEEE semantics, as torch: inf and NaN, no warning
+            return self._vjp(grad, *self._saved)
 
     def _apply_graph(self, grad: Tensor) -> Sequence[Tensor | None]:
         """The VJP recorded as reference operations (``create_graph=True``)."""
@@ -211,7 +212,8 @@ class Node:
                 f"the reference has no differentiable backward for {self._name} "
                 "(create_graph=True)"
             )
-        return self._graph_vjp(grad)
+        with np.errstate(all="ignore"):
+            return self._graph_vjp(grad)
 
     def _release(self) -> None:
         if self._saves:
@@ -707,8 +709,10 @@ def _mul(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _div(a: Tensor, b: Tensor) -> Tensor:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = a.data / b.data
     return _result(
-        a.data / b.data,
+        quotient,
         "DivBackward0",
         (a, b),
         lambda g, a_, b_: (

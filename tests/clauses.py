@@ -177,12 +177,15 @@ def clause_status(records: Sequence[TestRecord]) -> dict:
     return {"status": text, "counts": counts, "reasons": reasons}
 
 
-def summarize(records: Sequence[TestRecord], clause_id: str) -> dict[str, dict]:
+def summarize(
+    records: Sequence[TestRecord], clause_id: str, columns: Sequence[str] | None = None
+) -> dict[str, dict]:
     """Per device column, the status of one clause; ``n/a`` where no test of the clause runs
-    on that device (a device-free clause in the cuda column)."""
+    on that device (a device-free clause in the cuda column). ``records`` may be the whole
+    run or only the clause's own records; ``columns`` defaults to the devices they saw."""
     mine = [r for r in records if clause_id in r.clauses]
     result = {}
-    for column in device_columns(records):
+    for column in columns or device_columns(records):
         on_column = [r for r in mine if _column(r.device) == column]
         if on_column or (column == "cpu" and not mine):  # a clause no test of the run named
             result[column] = clause_status(on_column)
@@ -196,14 +199,19 @@ def conformance_data(
 ) -> dict:
     """The JSON record of a run: its environment, every test case, and per clause and device
     the status with the ids of the tests behind it (several runs can be compared)."""
+    columns = device_columns(records)
+    by_clause: dict[str, list[TestRecord]] = {}
+    for record in records:
+        for cid in record.clauses:
+            by_clause.setdefault(cid, []).append(record)
     clauses = defined_clauses()
     return {
         "environment": dict(environment),
         "clauses": {
             cid: {
                 "page": clause.page,
-                "devices": summarize(records, cid),
-                "tests": sorted({r.id for r in records if cid in r.clauses}),
+                "devices": summarize(by_clause.get(cid, []), cid, columns),
+                "tests": sorted({r.id for r in by_clause.get(cid, [])}),
             }
             for cid, clause in clauses.items()
         },
