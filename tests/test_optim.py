@@ -301,6 +301,7 @@ def test_radam_rectifies_once_rho_exceeds_5():
         assert plain == (k < 5)
 
 
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks:UserWarning")
 @pytest.mark.spec("OPTIM-12")
 @given(data=st.data())
 def test_sparse_adam_updates_only_rows_with_gradient(data):

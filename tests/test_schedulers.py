@@ -182,6 +182,7 @@ def test_one_cycle_lr_matches_torch(kwargs, lrs, epochs, adam):
         dict(total_steps=3, pct_start=2 / 3, three_phase=True),  # the last phase is empty
     ],
 )
+@pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")  # no optimizer step here
 def test_one_cycle_lr_with_an_empty_phase_raises(kwargs):
     assert _one_cycle_has_an_empty_phase(**{"three_phase": False, **kwargs})
     for side in MODULES:
